@@ -1,0 +1,56 @@
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import auth, { AuthError } from './plugins/auth/index.js'
+import config, { type ConfigOptions } from './plugins/config.js'
+import health from './routes/health.js'
+import messages from './routes/messages.js'
+
+export type AppOptions = ConfigOptions
+
+/** The whole service as one plugin: config → security headers and CORS → auth → routes. */
+async function app (fastify: FastifyInstance, opts: AppOptions) {
+  await fastify.register(config, opts)
+  const { auth: authConfig, clientOrigin } = fastify.config
+
+  // The headers of the Auth0 Hello World API samples.
+  await fastify.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    hsts: { maxAge: 31_536_000, includeSubDomains: true }
+  })
+  fastify.addHook('onRequest', function noStore (request, reply, done) {
+    reply.header('cache-control', 'no-store')
+    done()
+  })
+  await fastify.register(cors, {
+    origin: clientOrigin,
+    methods: ['GET'],
+    allowedHeaders: ['Authorization', 'Content-Type'],
+    maxAge: 86_400
+  })
+
+  await fastify.register(auth, authConfig)
+
+  fastify.setErrorHandler(handleError)
+  fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ message: 'Not Found' }))
+
+  await fastify.register(messages, { prefix: '/api/messages' })
+  await fastify.register(health, { prefix: '/health' })
+}
+
+function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof AuthError) {
+    return reply.code(error.statusCode).headers(error.headers).send(error.toJSON())
+  }
+  const statusCode = error.statusCode ?? 500
+  if (statusCode >= 500) {
+    request.log.error({ err: error }, 'request failed')
+    return reply.code(500).send({ message: 'Internal Server Error' })
+  }
+  return reply.code(statusCode).send({ message: error.message })
+}
+
+export default fp(app, { name: 'app', fastify: '5.x' })

@@ -1,0 +1,38 @@
+import type { FastifyRequest } from 'fastify'
+import { InvalidRequestError, MissingTokenError } from './errors.js'
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive.
+const BEARER_CREDENTIALS = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
+const BEARER_SCHEME = /^Bearer(?: |$)/i
+
+/**
+ * The bearer token of a request, read from the Authorization header only:
+ * never the query string, a form body or a cookie (RFC 6750 §2.2, §2.3 are not offered).
+ */
+export function readBearerToken (request: FastifyRequest, realm: string): string {
+  const header = request.headers.authorization
+  if (header === undefined || header === '') throw new MissingTokenError(realm)
+
+  const match = BEARER_CREDENTIALS.exec(header)
+  if (match !== null) {
+    if (hasSecondAuthorizationHeader(request.raw.rawHeaders)) {
+      throw new InvalidRequestError(realm, 'Send one Authorization header')
+    }
+    return match[1] as string
+  }
+  if (BEARER_SCHEME.test(header)) {
+    throw new InvalidRequestError(realm, 'The Authorization header must be "Bearer" followed by one token')
+  }
+  // Another scheme (Basic, DPoP…): the request carries no bearer credentials.
+  throw new MissingTokenError(realm)
+}
+
+// Node keeps only the first of repeated Authorization headers; look at the raw ones.
+function hasSecondAuthorizationHeader (rawHeaders: string[]): boolean {
+  let seen = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true
+  }
+  return false
+}

@@ -1,0 +1,87 @@
+/**
+ * RFC 6750 §3 errors. Each carries its status, code and WWW-Authenticate header,
+ * so any error handler (Fastify's default included) answers correctly.
+ */
+
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+
+export abstract class AuthError extends Error {
+  abstract readonly statusCode: number
+  abstract readonly code: string
+  /** The RFC 6750 error code, when the response carries one. */
+  readonly error: BearerErrorCode | undefined
+  readonly error_description: string | undefined
+  readonly headers: Record<string, string>
+
+  constructor (message: string, headers: Record<string, string>, error?: BearerErrorCode, description?: string) {
+    super(message)
+    this.name = new.target.name
+    this.error = error
+    this.error_description = description
+    this.headers = headers
+  }
+
+  /** The JSON body: `{ message, error, error_description }`. */
+  toJSON () {
+    return { message: this.message, error: this.error, error_description: this.error_description }
+  }
+}
+
+function challenge (realm: string, params: Record<string, string> = {}): string {
+  let value = `Bearer realm="${realm}"`
+  for (const [name, param] of Object.entries(params)) value += `, ${name}="${param}"`
+  return value
+}
+
+/** No credentials at all, or another scheme: 401 with no error code (§3.1). */
+export class MissingTokenError extends AuthError {
+  readonly statusCode = 401
+  readonly code = 'FST_AUTH_NO_TOKEN'
+  constructor (realm: string) {
+    super('Requires authentication', { 'www-authenticate': challenge(realm) })
+  }
+}
+
+export class InvalidRequestError extends AuthError {
+  readonly statusCode = 400
+  readonly code = 'FST_AUTH_INVALID_REQUEST'
+  constructor (realm: string, description: string) {
+    super(description, {
+      'www-authenticate': challenge(realm, { error: 'invalid_request', error_description: description })
+    }, 'invalid_request', description)
+  }
+}
+
+export class InvalidTokenError extends AuthError {
+  readonly statusCode = 401
+  readonly code = 'FST_AUTH_INVALID_TOKEN'
+  constructor (realm: string, description: string) {
+    super(description, {
+      'www-authenticate': challenge(realm, { error: 'invalid_token', error_description: description })
+    }, 'invalid_token', description)
+  }
+}
+
+export class InsufficientScopeError extends AuthError {
+  readonly statusCode = 403
+  readonly code = 'FST_AUTH_INSUFFICIENT_SCOPE'
+  constructor (realm: string, scopes: readonly string[]) {
+    const description = 'The access token does not grant the required permission'
+    super('Permission denied', {
+      'www-authenticate': challenge(realm, {
+        error: 'insufficient_scope',
+        error_description: description,
+        scope: scopes.join(' ')
+      })
+    }, 'insufficient_scope', description)
+  }
+}
+
+/** The signing key could not be obtained from the provider: the client did nothing wrong. */
+export class KeysUnavailableError extends AuthError {
+  readonly statusCode = 503
+  readonly code = 'FST_AUTH_KEYS_UNAVAILABLE'
+  constructor (retryAfterSeconds: number) {
+    super('The identity provider is unavailable; try again later', { 'retry-after': String(retryAfterSeconds) })
+  }
+}

@@ -1,0 +1,62 @@
+/** Why a fetch from the identity provider failed; for the log, never for a client. */
+export class ProviderFetchError extends Error {
+  constructor (url: string, reason: string) {
+    super(`${url}: ${reason}`)
+    this.name = 'ProviderFetchError'
+  }
+}
+
+export interface FetchLimits {
+  timeout: number
+  maxBytes: number
+}
+
+/**
+ * GET a JSON document within a time limit (connect, headers and body together)
+ * and a size limit, following no redirects.
+ */
+export async function fetchJson (url: string, { timeout, maxBytes }: FetchLimits): Promise<unknown> {
+  const signal = AbortSignal.timeout(timeout)
+  let body: Buffer
+  try {
+    const response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } })
+    if (!response.ok) {
+      await response.body?.cancel()
+      throw new ProviderFetchError(url, `HTTP ${response.status}`)
+    }
+    body = await readCapped(response, maxBytes, url)
+  } catch (error) {
+    if (error instanceof ProviderFetchError) throw error
+    throw new ProviderFetchError(url, signal.aborted ? `no complete answer within ${timeout} ms` : describe(error))
+  }
+  try {
+    return JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new ProviderFetchError(url, 'the response is not JSON')
+  }
+}
+
+async function readCapped (response: Response, maxBytes: number, url: string): Promise<Buffer> {
+  const tooLarge = () => new ProviderFetchError(url, `the response is larger than ${maxBytes} bytes`)
+  if (Number(response.headers.get('content-length')) > maxBytes) {
+    await response.body?.cancel()
+    throw tooLarge()
+  }
+  const chunks: Uint8Array[] = []
+  let size = 0
+  if (response.body !== null) {
+    for await (const chunk of response.body) {
+      size += chunk.byteLength
+      // Leaving the loop cancels the stream.
+      if (size > maxBytes) throw tooLarge()
+      chunks.push(chunk)
+    }
+  }
+  return Buffer.concat(chunks, size)
+}
+
+function describe (error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown } }).cause
+  if (typeof cause?.code === 'string') return cause.code
+  return error instanceof Error ? error.message : 'fetch failed'
+}

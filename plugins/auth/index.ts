@@ -1,0 +1,61 @@
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
+import fp from 'fastify-plugin'
+import { readBearerToken } from './bearer.js'
+import { KeyStore } from './jwks.js'
+import { resolveOptions } from './options.js'
+import { createScopeGuards } from './scopes.js'
+import { TokenCache } from './token-cache.js'
+import { createKeyVerifierFactory, createTokenVerifier } from './verifier.js'
+import type { AuthOptions } from './types.js'
+
+export type { AccessTokenClaims, Algorithm, AuthOptions, AuthStatus, KeyOptions } from './types.js'
+export { SUPPORTED_ALGORITHMS } from './types.js'
+export {
+  AuthError,
+  InsufficientScopeError,
+  InvalidRequestError,
+  InvalidTokenError,
+  KeysUnavailableError,
+  MissingTokenError
+} from './errors.js'
+export { grants } from './scopes.js'
+
+async function auth (fastify: FastifyInstance, opts: AuthOptions) {
+  const options = resolveOptions(opts)
+  const { realm } = options
+
+  const cache = new TokenCache(options.tokenCacheSize)
+  const store = new KeyStore({ ...options, createVerifier: createKeyVerifierFactory(options), log: fastify.log })
+  store.onRetire(key => cache.dropKey(key))
+  const verifyToken = createTokenVerifier(store, cache, options)
+
+  const authenticate: onRequestHookHandler = function authenticate (request, reply, done) {
+    let result
+    try {
+      result = verifyToken(readBearerToken(request, realm))
+    } catch (error) {
+      return done(error as Error)
+    }
+    if (result instanceof Promise) {
+      result.then(claims => {
+        request.user = claims
+        done()
+      }, done)
+      return
+    }
+    request.user = result
+    done()
+  }
+
+  fastify.decorateRequest('user', null)
+  fastify.decorate('authenticate', authenticate)
+  const { requireScopes, requireAnyScope } = createScopeGuards(realm)
+  fastify.decorate('requireScopes', requireScopes)
+  fastify.decorate('requireAnyScope', requireAnyScope)
+  fastify.decorate('authStatus', () => ({ keysLoaded: store.loaded() }))
+
+  fastify.addHook('onReady', () => store.start())
+  fastify.addHook('onClose', async () => store.close())
+}
+
+export default fp(auth, { name: 'oauth-resource-server', fastify: '5.x' })

@@ -1,0 +1,194 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { KeysUnavailableError } from './errors.js'
+import { fetchJson, type FetchLimits } from './fetch-json.js'
+import { importSigningKeys, type SigningKey } from './signing-keys.js'
+import { parseProviderUrl, withoutTrailingSlash } from './urls.js'
+import type { AccessTokenClaims, Algorithm } from './types.js'
+
+/** A trusted key with its verifier; `retired` once the provider no longer publishes it. */
+export interface KeyRecord {
+  readonly kid: string
+  readonly pem: string
+  readonly issuer: string
+  readonly verify: (token: string) => AccessTokenClaims
+  retired: boolean
+}
+
+export type CreateKeyVerifier = (key: SigningKey, issuer: string) => (token: string) => AccessTokenClaims
+
+export interface KeyStoreOptions {
+  issuer: string
+  jwksUri: string | undefined
+  algorithms: ReadonlySet<Algorithm>
+  maxAge: number
+  cooldown: number
+  fetchTimeout: number
+  staleIfError: number
+  maxResponseBytes: number
+  createVerifier: CreateKeyVerifier
+  log: FastifyBaseLogger
+}
+
+/** The discovered issuer disagrees with the configured one: a configuration error, not an outage. */
+export class IssuerMismatchError extends Error {
+  constructor (configured: string, discovered: unknown) {
+    super(`The issuer's discovery document names issuer ${JSON.stringify(discovered)}, not the configured ${configured}`)
+    this.name = 'IssuerMismatchError'
+  }
+}
+
+interface Endpoints {
+  issuer: string
+  jwksUri: string
+  fetchedAt: number
+}
+
+/**
+ * The signing keys of one issuer. Fetches are single-flight and at most one per
+ * cooldown; the set is refreshed every maxAge in the background; when the
+ * provider fails, the last good set keeps verifying for staleIfError.
+ */
+export class KeyStore {
+  readonly #options: KeyStoreOptions
+  readonly #limits: FetchLimits
+  #keys = new Map<string, KeyRecord>()
+  #endpoints: Endpoints | undefined
+  #loadedAt = 0
+  #lastAttemptAt = -Infinity
+  #failing = false
+  #startError: Error | undefined
+  #inFlight: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #closed = false
+  readonly #retireListeners: Array<(key: KeyRecord) => void> = []
+
+  constructor (options: KeyStoreOptions) {
+    this.#options = options
+    this.#limits = { timeout: options.fetchTimeout, maxBytes: options.maxResponseBytes }
+  }
+
+  get (kid: string): KeyRecord | undefined {
+    return this.#keys.get(kid)
+  }
+
+  loaded (): boolean {
+    return this.#keys.size > 0
+  }
+
+  onRetire (listener: (key: KeyRecord) => void): void {
+    this.#retireListeners.push(listener)
+  }
+
+  /** First load. A provider that is down is logged and retried; a wrong issuer stops start-up. */
+  async start (): Promise<void> {
+    await this.refresh()
+    if (this.#startError !== undefined) throw this.#startError
+  }
+
+  close (): void {
+    this.#closed = true
+    clearTimeout(this.#timer)
+  }
+
+  /**
+   * A key the set does not hold: wait for the fetch in flight, or start one if
+   * the cooldown allows, else answer at once. Throws KeysUnavailableError when
+   * the provider cannot be reached, so the client is told to retry, not that
+   * its token is bad.
+   */
+  async fetchUnknown (kid: string): Promise<KeyRecord | undefined> {
+    if (this.#inFlight === undefined && Date.now() - this.#lastAttemptAt >= this.#options.cooldown) {
+      this.refresh()
+    }
+    if (this.#inFlight !== undefined) await this.#inFlight
+    const key = this.#keys.get(kid)
+    if (key === undefined && (this.#failing || this.#keys.size === 0)) {
+      const wait = this.#options.cooldown - (Date.now() - this.#lastAttemptAt)
+      throw new KeysUnavailableError(Math.max(1, Math.ceil(wait / 1000)))
+    }
+    return key
+  }
+
+  refresh (): Promise<void> {
+    if (this.#inFlight !== undefined) return this.#inFlight
+    this.#lastAttemptAt = Date.now()
+    this.#inFlight = this.#load()
+      .then(() => { this.#failing = false }, (error: Error) => this.#fail(error))
+      .finally(() => {
+        this.#inFlight = undefined
+        this.#schedule()
+      })
+    return this.#inFlight
+  }
+
+  async #load (): Promise<void> {
+    const { issuer, jwksUri } = await this.#discover()
+    const keys = importSigningKeys(await fetchJson(jwksUri, this.#limits), this.#options.algorithms)
+    if (keys.size === 0) throw new Error(`${jwksUri}: the key set holds no key usable with ${[...this.#options.algorithms].join(', ')}`)
+    if (this.#closed) return
+    this.#replace(keys, issuer)
+    this.#loadedAt = Date.now()
+  }
+
+  async #discover (): Promise<Endpoints> {
+    const { issuer, jwksUri, maxAge } = this.#options
+    if (jwksUri !== undefined) return { issuer, jwksUri, fetchedAt: 0 }
+    const cached = this.#endpoints
+    if (cached !== undefined && Date.now() - cached.fetchedAt < maxAge) return cached
+    const url = `${withoutTrailingSlash(issuer)}/.well-known/openid-configuration`
+    try {
+      const document = await fetchJson(url, this.#limits) as Record<string, unknown> | null
+      const discovered = document?.issuer
+      if (typeof discovered !== 'string' || withoutTrailingSlash(discovered) !== withoutTrailingSlash(issuer)) {
+        throw new IssuerMismatchError(issuer, discovered)
+      }
+      const jwks = typeof document?.jwks_uri === 'string' ? parseProviderUrl(document.jwks_uri) : 'is missing'
+      if (typeof jwks === 'string') throw new Error(`${url}: jwks_uri ${jwks}`)
+      this.#endpoints = { issuer: discovered, jwksUri: jwks.href, fetchedAt: Date.now() }
+      return this.#endpoints
+    } catch (error) {
+      if (cached !== undefined && !(error instanceof IssuerMismatchError)) return cached
+      throw error
+    }
+  }
+
+  #replace (keys: Map<string, SigningKey>, issuer: string): void {
+    const previous = this.#keys
+    const next = new Map<string, KeyRecord>()
+    for (const [kid, key] of keys) {
+      const kept = previous.get(kid)
+      const same = kept !== undefined && kept.pem === key.pem && kept.issuer === issuer
+      next.set(kid, same ? kept : { kid, pem: key.pem, issuer, verify: this.#options.createVerifier(key, issuer), retired: false })
+    }
+    this.#keys = next
+    for (const record of previous.values()) {
+      if (next.get(record.kid) !== record) this.#retire(record)
+    }
+  }
+
+  #retire (record: KeyRecord): void {
+    record.retired = true
+    for (const listener of this.#retireListeners) listener(record)
+  }
+
+  #fail (error: Error): void {
+    this.#failing = true
+    const { log, staleIfError } = this.#options
+    if (error instanceof IssuerMismatchError && this.#loadedAt === 0) this.#startError = error
+    if (this.#keys.size > 0 && Date.now() - this.#loadedAt > staleIfError) {
+      log.error({ reason: error.message }, 'identity provider keys are older than the stale-if-error limit; dropping them')
+      const stale = this.#keys
+      this.#keys = new Map()
+      for (const record of stale.values()) this.#retire(record)
+      return
+    }
+    log.warn({ reason: error.message, usingLastGoodKeys: this.#keys.size > 0 }, 'could not refresh the identity provider keys')
+  }
+
+  #schedule (): void {
+    if (this.#closed) return
+    clearTimeout(this.#timer)
+    const delay = this.#failing ? this.#options.cooldown : this.#options.maxAge
+    this.#timer = setTimeout(() => { this.refresh() }, delay).unref()
+  }
+}

@@ -1,0 +1,78 @@
+import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
+
+/** JWS algorithms a resource server may accept: asymmetric only, never `none` or HMAC. */
+export const SUPPORTED_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512',
+  'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512',
+  'EdDSA'
+] as const
+
+export type Algorithm = typeof SUPPORTED_ALGORITHMS[number]
+
+export interface KeyOptions {
+  /** How long a fetched key set is trusted before it is refreshed, in ms. Default 10 minutes. */
+  maxAge?: number
+  /** The least time between two fetches of the key set, in ms. Default 30 s. */
+  cooldown?: number
+  /** Time limit for one fetch (connect, headers and body), in ms. Default 5 s. */
+  fetchTimeout?: number
+  /** How long the last good key set keeps verifying while the provider fails, in ms. Default 24 h. */
+  staleIfError?: number
+  /** Largest discovery or JWKS response accepted, in bytes. Default 512 KiB. */
+  maxResponseBytes?: number
+}
+
+export interface AuthOptions {
+  /** The issuer's base URL; discovery is read from `<issuer>/.well-known/openid-configuration`. */
+  issuer: string
+  /** The API identifier every token's `aud` must contain (one of several, if an array). */
+  audience: string | string[]
+  /** The JWKS address; skips discovery, and `iss` must then equal `issuer` exactly. */
+  jwksUri?: string
+  /** Accepted JWS algorithms. Default `['RS256']`. */
+  algorithms?: Algorithm[]
+  /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 5. */
+  clockTolerance?: number
+  /** Require the RFC 9068 header `typ: at+jwt`. Default false (`JWT`, `at+jwt` or none). */
+  requireAccessTokenType?: boolean
+  /** The `realm` of the `WWW-Authenticate` challenges. Default `'api'`. */
+  realm?: string
+  keys?: KeyOptions
+  /** Most verified tokens remembered (0 turns the cache off). Default 10,000. */
+  tokenCacheSize?: number
+}
+
+/** The claims of a verified access token. */
+export interface AccessTokenClaims {
+  iss: string
+  aud: string | string[]
+  exp: number
+  sub?: string
+  iat?: number
+  nbf?: number
+  scope?: string
+  permissions?: string[]
+  [claim: string]: unknown
+}
+
+export interface AuthStatus {
+  /** True once a key set has been loaded and while it is within its stale-if-error bound. */
+  keysLoaded: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest hook: verifies the bearer token and sets `request.user`. */
+    authenticate: onRequestHookHandler
+    /** preHandler factory: every listed permission must be granted. */
+    requireScopes: (...scopes: string[]) => preHandlerHookHandler
+    /** preHandler factory: at least one listed permission must be granted. */
+    requireAnyScope: (...scopes: string[]) => preHandlerHookHandler
+    authStatus: () => AuthStatus
+  }
+  interface FastifyRequest {
+    /** The verified access token's claims; null until `authenticate` has run. */
+    user: AccessTokenClaims | null
+  }
+}

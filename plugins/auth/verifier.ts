@@ -1,0 +1,140 @@
+import { createDecoder, createVerifier } from 'fast-jwt'
+import { InvalidTokenError } from './errors.js'
+import type { CreateKeyVerifier, KeyRecord, KeyStore } from './jwks.js'
+import { isUsableKid } from './signing-keys.js'
+import type { TokenCache } from './token-cache.js'
+import type { AccessTokenClaims, Algorithm } from './types.js'
+
+/** The error_description of each rejection; short, and never a library's own words. */
+export const Rejections = {
+  malformed: 'The access token is malformed',
+  algorithm: 'The access token algorithm is not accepted',
+  type: 'The access token type is not accepted',
+  kid: 'The access token header names no usable key id',
+  unknownKey: 'The access token was signed by an unknown key',
+  signature: 'The access token signature is invalid',
+  crit: 'The access token has an unsupported critical header',
+  expired: 'The access token expired',
+  notYetValid: 'The access token is not valid yet',
+  issuedInFuture: 'The access token was issued in the future',
+  issuer: 'The access token issuer is not trusted',
+  audience: 'The access token is not meant for this API',
+  noExpiry: 'The access token has no expiry',
+  claimType: 'The access token has a claim of the wrong type',
+  invalid: 'The access token is invalid'
+} as const
+
+const REJECTION_BY_CODE: Record<string, string> = {
+  FAST_JWT_MALFORMED: Rejections.malformed,
+  FAST_JWT_INVALID_PAYLOAD: Rejections.malformed,
+  FAST_JWT_INVALID_ALGORITHM: Rejections.algorithm,
+  FAST_JWT_INVALID_SIGNATURE: Rejections.signature,
+  FAST_JWT_MISSING_SIGNATURE: Rejections.signature,
+  FAST_JWT_INVALID_CRIT_HEADER: Rejections.crit,
+  FAST_JWT_EXPIRED: Rejections.expired,
+  FAST_JWT_INACTIVE: Rejections.notYetValid
+}
+
+const CLAIM_CODES = new Set(['FAST_JWT_INVALID_CLAIM_VALUE', 'FAST_JWT_INVALID_CLAIM_TYPE', 'FAST_JWT_MISSING_REQUIRED_CLAIM'])
+
+export interface TokenVerifierOptions {
+  algorithms: ReadonlySet<Algorithm>
+  audience: readonly string[]
+  /** In ms. */
+  clockTolerance: number
+  requireAccessTokenType: boolean
+  realm: string
+}
+
+type Decoded = { header: Record<string, unknown>, payload: Record<string, unknown> }
+
+/** One fast-jwt verifier per key, built once when the key is first trusted. */
+export function createKeyVerifierFactory ({ audience, clockTolerance }: TokenVerifierOptions): CreateKeyVerifier {
+  return (key, issuer) => createVerifier({
+    key: key.pem,
+    algorithms: key.algorithms,
+    allowedIss: issuer,
+    allowedAud: [...audience],
+    requiredClaims: ['iss', 'aud', 'exp'],
+    clockTolerance,
+    cache: false
+  }) as (token: string) => AccessTokenClaims
+}
+
+/**
+ * Verifies a bearer token: synchronously when its key is known (the hot path),
+ * through the key store when it is not. Throws or rejects with InvalidTokenError
+ * or KeysUnavailableError only.
+ */
+export function createTokenVerifier (store: KeyStore, cache: TokenCache, options: TokenVerifierOptions) {
+  const { algorithms, audience, clockTolerance, requireAccessTokenType, realm } = options
+  const acceptedTypes = new Set(requireAccessTokenType ? ['at+jwt'] : ['jwt', 'at+jwt'])
+  const decode = createDecoder({ complete: true }) as (token: string) => Decoded
+  const reject = (description: string) => new InvalidTokenError(realm, description)
+
+  function check (key: KeyRecord, token: string, id: string | undefined, payload: Decoded['payload']): AccessTokenClaims {
+    let claims: AccessTokenClaims
+    try {
+      claims = key.verify(token)
+    } catch (error) {
+      throw reject(describe(error, payload, key.issuer))
+    }
+    const { iat } = claims
+    if (iat !== undefined && (typeof iat !== 'number' || iat * 1000 > Date.now() + clockTolerance)) {
+      throw reject(typeof iat === 'number' ? Rejections.issuedInFuture : Rejections.claimType)
+    }
+    deepFreeze(claims)
+    if (id !== undefined) cache.set(id, claims, key)
+    return claims
+  }
+
+  function describe (error: unknown, payload: Decoded['payload'], issuer: string): string {
+    const code = String((error as { code?: unknown }).code)
+    if (!CLAIM_CODES.has(code)) return REJECTION_BY_CODE[code] ?? Rejections.invalid
+    if (payload.iss !== issuer) return Rejections.issuer
+    const aud = payload.aud
+    const audiences = Array.isArray(aud) ? aud : [aud]
+    if (!audiences.some(a => typeof a === 'string' && audience.includes(a))) return Rejections.audience
+    if (payload.exp === undefined) return Rejections.noExpiry
+    return Rejections.claimType
+  }
+
+  return function verifyToken (token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
+    const id = cache.idOf(token)
+    if (id !== undefined) {
+      const claims = cache.get(id)
+      if (claims !== undefined) return claims
+    }
+
+    let decoded: Decoded
+    try {
+      decoded = decode(token)
+    } catch {
+      throw reject(Rejections.malformed)
+    }
+    const { header, payload } = decoded
+    if (typeof header.alg !== 'string' || !algorithms.has(header.alg as Algorithm)) throw reject(Rejections.algorithm)
+    const typ = header.typ
+    if (typ === undefined ? requireAccessTokenType : !acceptedTypes.has(normalizeType(typ))) throw reject(Rejections.type)
+    const kid = header.kid
+    if (!isUsableKid(kid)) throw reject(Rejections.kid)
+
+    const key = store.get(kid)
+    if (key !== undefined) return check(key, token, id, payload)
+    return store.fetchUnknown(kid).then(found => {
+      if (found === undefined) throw reject(Rejections.unknownKey)
+      return check(found, token, id, payload)
+    })
+  }
+}
+
+function normalizeType (typ: unknown): string {
+  return typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : ''
+}
+
+function deepFreeze (value: object): void {
+  Object.freeze(value)
+  for (const child of Object.values(value)) {
+    if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) deepFreeze(child)
+  }
+}

@@ -1,0 +1,104 @@
+import fastifyEnv from '@fastify/env'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Type, type Static } from 'typebox'
+import { parseProviderUrl } from './auth/urls.js'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 6060 }),
+  HOST: Type.String({ minLength: 1, default: 'localhost' }),
+  LOG_LEVEL: Type.Union(LOG_LEVELS.map(level => Type.Literal(level)), { default: 'info' }),
+  ISSUER_BASE_URL: Type.Optional(Type.String()),
+  AUDIENCE: Type.Optional(Type.String()),
+  AUTH0_DOMAIN: Type.Optional(Type.String()),
+  AUTH0_AUDIENCE: Type.Optional(Type.String()),
+  JWKS_URI: Type.Optional(Type.String()),
+  CLIENT_ORIGIN_URL: Type.String({ default: 'http://localhost:4040' })
+})
+
+export type Env = Static<typeof EnvSchema>
+
+/** The service's settings, read from the environment and checked. */
+export interface Config {
+  port: number
+  host: string
+  clientOrigin: string
+  auth: { issuer: string, audience: string, jwksUri: string | undefined }
+}
+
+/** A setting that stops start-up; its message names the variable. */
+export class ConfigError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+export interface ConfigOptions {
+  /** The environment to read; the caller passes it, so tests never see the machine's. */
+  env: Record<string, string | undefined>
+}
+
+/** Turns checked environment variables into settings; throws ConfigError naming the variable. */
+export function resolveConfig (env: Env): Config {
+  const set = (value: string | undefined) => value !== undefined && value.trim() !== ''
+  const url = (name: keyof Env, value: string): string => {
+    const parsed = parseProviderUrl(value)
+    if (typeof parsed === 'string') throw new ConfigError(`${name} ${parsed} (got ${JSON.stringify(value)})`)
+    return value
+  }
+
+  let auth: Config['auth']
+  if (set(env.ISSUER_BASE_URL) && set(env.AUTH0_DOMAIN)) {
+    throw new ConfigError('Set ISSUER_BASE_URL or AUTH0_DOMAIN, not both')
+  } else if (set(env.ISSUER_BASE_URL)) {
+    if (!set(env.AUDIENCE)) throw new ConfigError('AUDIENCE is required with ISSUER_BASE_URL: the API identifier tokens are issued for')
+    auth = { issuer: url('ISSUER_BASE_URL', env.ISSUER_BASE_URL!.trim()), audience: env.AUDIENCE!.trim(), jwksUri: undefined }
+  } else if (set(env.AUTH0_DOMAIN)) {
+    if (!set(env.AUTH0_AUDIENCE)) throw new ConfigError('AUTH0_AUDIENCE is required with AUTH0_DOMAIN: the API identifier tokens are issued for')
+    const domain = env.AUTH0_DOMAIN!.trim().replace(/^https:\/\//, '').replace(/\/$/, '')
+    if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(domain)) {
+      throw new ConfigError(`AUTH0_DOMAIN must be a host name such as example.us.auth0.com (got ${JSON.stringify(env.AUTH0_DOMAIN)})`)
+    }
+    auth = { issuer: `https://${domain}/`, audience: env.AUTH0_AUDIENCE!.trim(), jwksUri: undefined }
+  } else {
+    throw new ConfigError(
+      'No issuer configured: set ISSUER_BASE_URL and AUDIENCE (any OpenID Connect issuer), ' +
+      'or AUTH0_DOMAIN and AUTH0_AUDIENCE; see .env.example'
+    )
+  }
+  if (set(env.JWKS_URI)) auth.jwksUri = url('JWKS_URI', env.JWKS_URI!.trim())
+
+  let origin: URL | undefined
+  try {
+    origin = new URL(env.CLIENT_ORIGIN_URL)
+  } catch {}
+  if (origin === undefined || !/^https?:$/.test(origin.protocol) || origin.origin !== env.CLIENT_ORIGIN_URL.replace(/\/$/, '')) {
+    throw new ConfigError(`CLIENT_ORIGIN_URL must be an origin such as http://localhost:4040 (got ${JSON.stringify(env.CLIENT_ORIGIN_URL)})`)
+  }
+
+  return { port: env.PORT, host: env.HOST, clientOrigin: origin.origin, auth }
+}
+
+async function config (fastify: FastifyInstance, opts: ConfigOptions) {
+  try {
+    await fastify.register(fastifyEnv, { schema: EnvSchema, data: opts.env, env: false, dotenv: false, confKey: 'env' })
+  } catch (error) {
+    // env-schema reports Ajv errors; name the variable, not the schema path.
+    const [first] = (error as { errors?: Array<{ instancePath: string, message?: string }> }).errors ?? []
+    if (first === undefined) throw error
+    throw new ConfigError(`${first.instancePath.slice(1)} ${first.message ?? 'is invalid'}`)
+  }
+  const env = (fastify as unknown as { env: Env }).env
+  fastify.decorate('config', resolveConfig(env))
+}
+
+export default fp(config, { name: 'config', fastify: '5.x' })

@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs'
+import Fastify from 'fastify'
+import app from './app.js'
+import { ConfigError, LOG_LEVELS } from './plugins/config.js'
+
+// The Auth0 samples keep their settings in .env; variables already set win.
+if (existsSync('.env')) process.loadEnvFile('.env')
+
+const level = process.env.LOG_LEVEL || 'info'
+if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+  console.error(`Configuration error: LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(level)})`)
+  process.exit(1)
+}
+
+const server = Fastify({
+  logger: { level, redact: ['req.headers.authorization'] },
+  // Hello World clients send no bodies; keep what a request may cost small.
+  bodyLimit: 16 * 1024
+})
+
+try {
+  await server.register(app, { env: process.env })
+  await server.listen({ port: server.config.port, host: server.config.host })
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`Configuration error: ${error.message}`)
+  } else {
+    server.log.fatal({ err: error }, 'the server could not start')
+  }
+  process.exit(1)
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.log.info({ signal }, 'closing')
+    server.close().then(() => process.exit(0), (error: unknown) => {
+      server.log.error({ err: error }, 'closing failed')
+      process.exit(1)
+    })
+  })
+}

@@ -1,0 +1,113 @@
+import t from 'tap'
+import { Messages } from '../../routes/messages.js'
+import { bearer, build, envFor, idpFor } from '../helper.js'
+
+t.test('GET /api/messages/public → 200 without a token', async t => {
+  const app = await build(t, envFor(await idpFor(t)))
+  const res = await app.inject('/api/messages/public')
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { message: Messages.public })
+})
+
+t.test('GET /api/messages/protected → 200 with a valid token', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp))
+  const res = await app.inject({ url: '/api/messages/protected', headers: bearer(idp.sign()) })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { message: Messages.protected })
+})
+
+t.test('GET /api/messages/protected → 401 without a token', async t => {
+  const app = await build(t, envFor(await idpFor(t)))
+  const res = await app.inject('/api/messages/protected')
+  t.equal(res.statusCode, 401)
+  t.equal(res.headers['www-authenticate'], 'Bearer realm="api"')
+  t.same(res.json(), { message: 'Requires authentication' })
+})
+
+t.test('GET /api/messages/admin → 200 with read:admin-messages', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp))
+  const res = await app.inject({ url: '/api/messages/admin', headers: bearer(idp.sign({ permissions: ['read:admin-messages'] })) })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { message: Messages.admin })
+})
+
+t.test('GET /api/messages/admin → 403 without read:admin-messages', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp))
+  const res = await app.inject({ url: '/api/messages/admin', headers: bearer(idp.sign({ permissions: ['read:messages'] })) })
+  t.equal(res.statusCode, 403)
+  t.equal(res.headers['www-authenticate'],
+    'Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required permission", scope="read:admin-messages"')
+  t.same(res.json(), {
+    message: 'Permission denied',
+    error: 'insufficient_scope',
+    error_description: 'The access token does not grant the required permission'
+  })
+})
+
+t.test('GET /api/messages/admin → 401 without a token (authentication comes first)', async t => {
+  const app = await build(t, envFor(await idpFor(t)))
+  const res = await app.inject('/api/messages/admin')
+  t.equal(res.statusCode, 401)
+  t.equal(res.headers['www-authenticate'], 'Bearer realm="api"')
+})
+
+t.test('an unknown route → 404 {"message":"Not Found"}', async t => {
+  const app = await build(t, envFor(await idpFor(t)))
+  const res = await app.inject('/api/messages/nope')
+  t.equal(res.statusCode, 404)
+  t.same(res.json(), { message: 'Not Found' })
+})
+
+t.test('a failing handler → 500 {"message":"Internal Server Error"} with no details', async t => {
+  const idp = await idpFor(t)
+  const { default: Fastify } = await import('fastify')
+  const { default: app } = await import('../../app.js')
+  const server = Fastify()
+  t.teardown(() => server.close())
+  await server.register(app, { env: envFor(idp) })
+  server.get('/boom', async () => { throw new Error('secret database password in message') })
+  const res = await server.inject('/boom')
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), { message: 'Internal Server Error' })
+  t.notMatch(res.body, /secret|stack/)
+})
+
+t.test('every response carries the Auth0 sample security headers', async t => {
+  const app = await build(t, envFor(await idpFor(t)))
+  for (const url of ['/api/messages/public', '/api/messages/protected', '/nope']) {
+    const res = await app.inject(url)
+    t.equal(res.headers['content-security-policy'], "default-src 'self';frame-ancestors 'none'", url)
+    t.equal(res.headers['x-frame-options'], 'DENY', url)
+    t.equal(res.headers['referrer-policy'], 'no-referrer', url)
+    t.equal(res.headers['cache-control'], 'no-store', url)
+    t.equal(res.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', url)
+    t.equal(res.headers['x-content-type-options'], 'nosniff', url)
+  }
+})
+
+t.test('CORS preflight from CLIENT_ORIGIN_URL for Authorization and Content-Type succeeds', async t => {
+  const app = await build(t, envFor(await idpFor(t), { CLIENT_ORIGIN_URL: 'http://localhost:4040' }))
+  const res = await app.inject({
+    method: 'OPTIONS',
+    url: '/api/messages/admin',
+    headers: {
+      origin: 'http://localhost:4040',
+      'access-control-request-method': 'GET',
+      'access-control-request-headers': 'authorization,content-type'
+    }
+  })
+  t.equal(res.statusCode, 204)
+  t.equal(res.headers['access-control-allow-origin'], 'http://localhost:4040')
+  t.match(String(res.headers['access-control-allow-headers']).toLowerCase(), /authorization/)
+  t.match(String(res.headers['access-control-allow-headers']).toLowerCase(), /content-type/)
+})
+
+t.test('CORS allows no other origin', async t => {
+  const app = await build(t, envFor(await idpFor(t), { CLIENT_ORIGIN_URL: 'http://localhost:4040' }))
+  const res = await app.inject({ url: '/api/messages/public', headers: { origin: 'https://evil.example' } })
+  t.not(res.headers['access-control-allow-origin'], 'https://evil.example')
+  t.not(res.headers['access-control-allow-origin'], '*')
+})
