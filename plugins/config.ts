@@ -9,7 +9,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 6060 }),
   HOST: Type.String({ minLength: 1, default: 'localhost' }),
-  LOG_LEVEL: Type.Union(LOG_LEVELS.map(level => Type.Literal(level)), { default: 'info' }),
+  LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info' }),
   ISSUER_BASE_URL: Type.Optional(Type.String()),
   AUDIENCE: Type.Optional(Type.String()),
   AUTH0_DOMAIN: Type.Optional(Type.String()),

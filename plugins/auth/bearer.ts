@@ -21,7 +21,7 @@ export function readBearerToken (request: FastifyRequest, realm: string): string
     return match[1] as string
   }
   if (BEARER_SCHEME.test(header)) {
-    throw new InvalidRequestError(realm, 'The Authorization header must be "Bearer" followed by one token')
+    throw new InvalidRequestError(realm, 'The Authorization header must be Bearer followed by one token')
   }
   // Another scheme (Basic, DPoP…): the request carries no bearer credentials.
   throw new MissingTokenError(realm)

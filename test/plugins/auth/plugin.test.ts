@@ -1,0 +1,97 @@
+import Fastify from 'fastify'
+import t from 'tap'
+import auth, { type AuthOptions } from '../../../plugins/auth/index.js'
+import { bearer, buildBare, idpFor } from '../../helper.js'
+
+t.test('under Fastify\'s default error handler the plugin still answers per RFC 6750', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp)
+
+  const missing = await app.inject('/me')
+  t.equal(missing.statusCode, 401)
+  t.equal(missing.headers['www-authenticate'], 'Bearer realm="api"')
+  t.match(missing.json(), { statusCode: 401, code: 'FST_AUTH_NO_TOKEN' })
+
+  const malformed = await app.inject({ url: '/me', headers: { authorization: 'Bearer a b' } })
+  t.equal(malformed.statusCode, 400)
+  t.match(malformed.headers['www-authenticate'], 'error="invalid_request"')
+
+  const invalid = await app.inject({ url: '/me', headers: bearer(idp.sign({ aud: 'other' })) })
+  t.equal(invalid.statusCode, 401)
+  t.match(invalid.headers['www-authenticate'], 'error="invalid_token"')
+  t.match(invalid.json(), { code: 'FST_AUTH_INVALID_TOKEN', message: 'The access token is not meant for this API' })
+
+  const forbidden = await app.inject({ url: '/admin', headers: bearer(idp.sign()) })
+  t.equal(forbidden.statusCode, 403)
+  t.match(forbidden.headers['www-authenticate'], 'error="insufficient_scope", error_description="The access token does not grant the required permission", scope="read:admin-messages"')
+
+  const ok = await app.inject({ url: '/me', headers: bearer(idp.sign({ sub: 'alice' })) })
+  t.same(ok.json(), { sub: 'alice' })
+})
+
+t.test('the realm option names the realm of every challenge', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { realm: 'hello-world' })
+  const res = await app.inject('/me')
+  t.equal(res.headers['www-authenticate'], 'Bearer realm="hello-world"')
+})
+
+t.test('request.user is null on routes without authenticate', async t => {
+  const idp = await idpFor(t)
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(auth, { issuer: idp.issuer, audience: idp.audience })
+  app.get('/open', async request => ({ user: request.user }))
+  const res = await app.inject({ url: '/open', headers: bearer(idp.sign()) })
+  t.same(res.json(), { user: null })
+})
+
+t.test('bad options stop registration with a message naming the option', async t => {
+  const idp = await idpFor(t)
+  const cases: Array<[Partial<AuthOptions>, RegExp]> = [
+    [{ issuer: undefined }, /option issuer is required/],
+    [{ issuer: 'not a url' }, /option issuer must be an absolute URL/],
+    [{ issuer: 'http://idp.example.com/' }, /option issuer must use https:/],
+    [{ issuer: 'ftp://127.0.0.1/' }, /option issuer must be an http\(s\) URL/],
+    [{ audience: undefined }, /option audience is required/],
+    [{ audience: '' }, /option audience is required/],
+    [{ audience: [] }, /option audience is required/],
+    [{ jwksUri: 'http://keys.example.com/jwks' }, /option jwksUri must use https:/],
+    [{ realm: 'a"b' }, /option realm/],
+    [{ clockTolerance: -1 }, /option clockTolerance/],
+    [{ keys: { cooldown: Number.NaN } }, /option keys.cooldown/],
+    [{ keys: { maxResponseBytes: 10 } }, /option keys.maxResponseBytes/],
+    [{ tokenCacheSize: -5 }, /option tokenCacheSize/]
+  ]
+  for (const [options, message] of cases) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => {
+      await app.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options } as AuthOptions)
+      await app.ready()
+    }, message, JSON.stringify(options))
+  }
+})
+
+t.test('an issuer whose discovery names another issuer stops start-up', async t => {
+  const idp = await idpFor(t)
+  idp.discoveryIssuer = 'https://evil.example/'
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(auth, { issuer: idp.issuer, audience: idp.audience })
+  await t.rejects(async () => { await app.ready() }, /names issuer "https:\/\/evil.example\/", not the configured/)
+})
+
+t.test('a configured issuer with or without its trailing slash matches discovery; iss must match discovery exactly', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { issuer: idp.issuer.slice(0, -1) })
+  t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign()) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign({ iss: idp.issuer.slice(0, -1) })) })).statusCode, 401)
+})
+
+t.test('with jwksUri, discovery is skipped and iss must equal the configured issuer', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { jwksUri: idp.jwksUri })
+  t.equal(idp.requests.discovery, 0, 'no discovery request')
+  t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign()) })).statusCode, 200)
+})

@@ -1,0 +1,51 @@
+import t from 'tap'
+import { resolveConfig, type Env } from '../../plugins/config.js'
+import { build } from '../helper.js'
+
+const base: Env = { PORT: 6060, HOST: 'localhost', LOG_LEVEL: 'info', CLIENT_ORIGIN_URL: 'http://localhost:4040' }
+
+t.test('bad configuration stops start-up with a message naming the variable', async t => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{}, /^No issuer configured: set ISSUER_BASE_URL and AUDIENCE .* or AUTH0_DOMAIN and AUTH0_AUDIENCE/],
+    [{ ISSUER_BASE_URL: 'https://a.example/', AUDIENCE: 'x', AUTH0_DOMAIN: 'b.auth0.com', AUTH0_AUDIENCE: 'x' }, /^Set ISSUER_BASE_URL or AUTH0_DOMAIN, not both/],
+    [{ ISSUER_BASE_URL: 'idp.example.com', AUDIENCE: 'x' }, /^ISSUER_BASE_URL must be an absolute URL/],
+    [{ ISSUER_BASE_URL: 'http://idp.example.com/', AUDIENCE: 'x' }, /^ISSUER_BASE_URL must use https:/],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/' }, /^AUDIENCE is required with ISSUER_BASE_URL/],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: '  ' }, /^AUDIENCE is required/],
+    [{ AUTH0_DOMAIN: 'tenant.us.auth0.com' }, /^AUTH0_AUDIENCE is required with AUTH0_DOMAIN/],
+    [{ AUTH0_DOMAIN: 'https://tenant.us.auth0.com/path', AUTH0_AUDIENCE: 'x' }, /^AUTH0_DOMAIN must be a host name/],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'x', JWKS_URI: 'http://keys.example.com/' }, /^JWKS_URI must use https:/],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'x', CLIENT_ORIGIN_URL: 'localhost:4040' }, /^CLIENT_ORIGIN_URL must be an origin/],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'x', CLIENT_ORIGIN_URL: 'http://localhost:4040/app' }, /^CLIENT_ORIGIN_URL must be an origin/],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'x', PORT: 'abc' }, /^PORT must be integer/],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'x', PORT: '70000' }, /^PORT must be <= 65535/],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'x', LOG_LEVEL: 'loud' }, /^LOG_LEVEL /]
+  ]
+  for (const [env, message] of cases) {
+    await t.rejects(build(t, env), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
+})
+
+t.test('AUTH0_DOMAIN and AUTH0_AUDIENCE, as the Auth0 sample names them, configure the Auth0 issuer', async t => {
+  const config = resolveConfig({ ...base, AUTH0_DOMAIN: 'tenant.us.auth0.com', AUTH0_AUDIENCE: 'https://hello-world.example.com' })
+  t.same(config.auth, { issuer: 'https://tenant.us.auth0.com/', audience: 'https://hello-world.example.com', jwksUri: undefined })
+  t.equal(resolveConfig({ ...base, AUTH0_DOMAIN: 'https://tenant.us.auth0.com/', AUTH0_AUDIENCE: 'a' }).auth.issuer, 'https://tenant.us.auth0.com/')
+})
+
+t.test('defaults: port 6060, host localhost, CORS origin http://localhost:4040', async t => {
+  const config = resolveConfig({ ...base, ISSUER_BASE_URL: 'https://idp.example.com', AUDIENCE: 'a' })
+  t.equal(config.port, 6060)
+  t.equal(config.host, 'localhost')
+  t.equal(config.clientOrigin, 'http://localhost:4040')
+})
+
+t.test('empty variables count as unset', async t => {
+  const config = resolveConfig({ ...base, ISSUER_BASE_URL: 'https://idp.example.com', AUDIENCE: 'a', AUTH0_DOMAIN: '', JWKS_URI: '' })
+  t.equal(config.auth.jwksUri, undefined)
+})
+
+t.test('http: issuers are allowed on loopback only', async t => {
+  for (const issuer of ['http://localhost:3000/', 'http://127.0.0.1:3000/', 'http://[::1]:3000/']) {
+    t.equal(resolveConfig({ ...base, ISSUER_BASE_URL: issuer, AUDIENCE: 'a' }).auth.issuer, issuer)
+  }
+})

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { idpFor } from './helper.js'
+
+// server.ts in a child process, through the same TypeScript loader tap uses.
+const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url))
+
+function startServer (env: Record<string, string>) {
+  const child = spawn(process.execPath, [...process.execArgv, SERVER], {
+    cwd: mkdtempSync(join(tmpdir(), 'server-test-')),
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', chunk => { stdout += chunk })
+  child.stderr.on('data', chunk => { stderr += chunk })
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+  const listening = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
+      if (match) resolve(match[1] as string)
+    })
+    exited.then(code => reject(new Error(`exited ${code}: ${stderr}`)))
+  })
+  listening.catch(() => {}) // awaited only by the tests that expect a start
+  return { child, exited, listening, output: () => ({ stdout, stderr }) }
+}
+
+t.test('a configuration error stops start-up with one line naming the variable, exit code 1', async t => {
+  const server = startServer({ ISSUER_BASE_URL: 'https://idp.example.com/' })
+  t.equal(await server.exited, 1)
+  const { stderr } = server.output()
+  t.equal(stderr.trim(), 'Configuration error: AUDIENCE is required with ISSUER_BASE_URL: the API identifier tokens are issued for')
+  t.notMatch(stderr, /\n\s+at /, 'no stack trace')
+})
+
+t.test('an unknown LOG_LEVEL stops start-up naming LOG_LEVEL', async t => {
+  const server = startServer({ LOG_LEVEL: 'loud' })
+  t.equal(await server.exited, 1)
+  t.match(server.output().stderr, /^Configuration error: LOG_LEVEL must be one of/)
+})
+
+t.test('over real HTTP: serves the API, never logs the token, closes on SIGTERM', async t => {
+  const idp = await idpFor(t)
+  const server = startServer({ ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'trace' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const address = await server.listening
+  const token = idp.sign({ permissions: ['read:admin-messages'] })
+
+  const admin = await fetch(`${address}/api/messages/admin`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(admin.status, 200)
+  t.same(await admin.json(), { message: 'The API successfully recognized you as an admin.' })
+  const rejected = await fetch(`${address}/api/messages/admin`, { headers: { authorization: `Bearer ${token}x` } })
+  t.equal(rejected.status, 401)
+
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0, 'exits cleanly on SIGTERM')
+  const { stdout } = server.output()
+  t.match(stdout, /"url":"\/api\/messages\/admin"/, 'requests are logged')
+  t.notMatch(stdout, token.split('.')[2] as string, 'the token is not in the log')
+})
