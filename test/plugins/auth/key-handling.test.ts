@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { Rejections } from '../../../plugins/auth/verifier.js'
+import { createKeyPair, forgeToken, type Fault } from '../../fixtures/idp.js'
+import { bearer, buildBare, idpFor, sleep, until, type LogRecord } from '../../helper.js'
+
+// Short windows so the suite runs in seconds; the defaults are documented in the README.
+const FAST = { cooldown: 200, fetchTimeout: 300, maxAge: 60_000 }
+const WARN = 40
+
+t.test('keys are fetched once at start-up and then served from the cache', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp)
+  t.equal(idp.requests.discovery, 1)
+  t.equal(idp.requests.jwks, 1)
+  for (let i = 0; i < 50; i++) {
+    const res = await app.inject({ url: '/me', headers: bearer(idp.sign({ sub: `user-${i}` })) })
+    t.equal(res.statusCode, 200)
+  }
+  t.equal(idp.requests.jwks, 1, 'no fetch for 50 distinct tokens')
+  t.equal(idp.requests.discovery, 1, 'discovery is cached too')
+})
+
+t.test('rotation: a newly published key works on the first request that carries it, with one shared fetch', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { keys: FAST })
+  await sleep(FAST.cooldown + 50)
+  const next = createKeyPair('key-2')
+  idp.published = [...idp.published, next]
+  const token = idp.sign({}, { key: next })
+  const results = await Promise.all(Array.from({ length: 50 }, () => app.inject({ url: '/me', headers: bearer(token) })))
+  t.same(results.map(r => r.statusCode), Array(50).fill(200), 'all 50 concurrent requests pass')
+  t.equal(idp.requests.jwks, 2, 'one fetch, shared by all waiting requests')
+})
+
+t.test('flood: 10,000 random unknown kids cause at most 2 fetches per cooldown window, each answered 401', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp)
+  const claims = { iss: idp.issuer, aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 600 }
+  const statuses = new Map<number, number>()
+  for (let batch = 0; batch < 20; batch++) {
+    // The kid is unknown, so the signature is never reached: no need to sign 10,000 tokens.
+    const results = await Promise.all(Array.from({ length: 500 }, () =>
+      app.inject({ url: '/me', headers: bearer(forgeToken({ alg: 'RS256', kid: randomUUID() }, claims, 'c2ln')) })))
+    for (const res of results) statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
+  }
+  t.same(Object.fromEntries(statuses), { 401: 10_000 })
+  t.ok(idp.requests.jwks <= 2, `JWKS fetches: ${idp.requests.jwks} (start-up included)`)
+  const res = await app.inject({ url: '/me', headers: bearer(idp.sign({}, { header: { kid: 'nope' } })) })
+  t.match(res.headers['www-authenticate'], Rejections.unknownKey)
+})
+
+t.test('removal: a key the provider stops publishing is no longer trusted, cached tokens included', async t => {
+  const first = createKeyPair('key-1')
+  const second = createKeyPair('key-2')
+  const idp = await idpFor(t, { keys: [first, second] })
+  const app = await buildBare(t, idp, { keys: FAST })
+  const token = idp.sign({}, { key: second })
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200, 'verified and cached')
+
+  idp.published = [first]
+  await sleep(FAST.cooldown + 50)
+  // Any unknown kid makes the store refresh once the cooldown allows.
+  await app.inject({ url: '/me', headers: bearer(idp.sign({}, { header: { kid: 'probe' } })) })
+  t.equal(idp.requests.jwks, 2)
+
+  const res = await app.inject({ url: '/me', headers: bearer(token) })
+  t.equal(res.statusCode, 401, 'the cached token of the removed key is refused')
+  t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign({}, { key: first })) })).statusCode, 200, 'the kept key still works')
+})
+
+const faults: Fault[] = ['down', 'error', 'garbage', 'slow', 'oversize', 'empty']
+
+for (const fault of faults) {
+  t.test(`outage (${fault}): known keys keep verifying, unknown keys get 503 + Retry-After, and it recovers`, async t => {
+    const idp = await idpFor(t)
+    const logs: LogRecord[] = []
+    const app = await buildBare(t, idp, { keys: FAST }, logs)
+    const known = idp.sign()
+
+    idp.fault = fault
+    await sleep(FAST.cooldown + 50)
+    const next = createKeyPair('key-2')
+    idp.published = [...idp.published, next]
+    const unknown = await app.inject({ url: '/me', headers: bearer(idp.sign({}, { key: next })) })
+    t.equal(unknown.statusCode, 503, 'a key that cannot be obtained → 503')
+    t.match(unknown.headers['retry-after'], /^\d+$/)
+    t.type(unknown.json().message, 'string')
+    t.notMatch(unknown.body, /127\.0\.0\.1|ECONN|HTTP 500|maintenance/, 'nothing about the upstream leaks')
+
+    t.equal((await app.inject({ url: '/me', headers: bearer(known) })).statusCode, 200, 'a cached token still passes')
+    t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign({ sub: 'fresh' })) })).statusCode, 200, 'a new token with a known key passes')
+    t.equal((await app.inject('/health/ready')).statusCode, 200, 'still ready on the last good keys')
+
+    const warnings = logs.filter(l => l.level === WARN)
+    t.ok(warnings.length >= 1, 'the failure is logged')
+    t.ok(warnings.every(w => typeof w.reason === 'string' && w.reason.length > 0), 'with its reason')
+
+    idp.fault = 'none'
+    const recovered = await until(async () =>
+      (await app.inject({ url: '/me', headers: bearer(idp.sign({}, { key: next })) })).statusCode === 200)
+    t.ok(recovered, 'verification with the new key resumes once the provider is back')
+  })
+}
+
+t.test('a slow provider is cut off at the fetch timeout: requests never hang', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { keys: FAST })
+  idp.fault = 'slow'
+  idp.slowMs = 60_000
+  await sleep(FAST.cooldown + 50)
+  const res = await app.inject({ url: '/me', headers: bearer(idp.sign({}, { header: { kid: 'new' } })) })
+  t.equal(res.statusCode, 503)
+})
+
+t.test('failures are logged once per fetch, not per request', async t => {
+  const idp = await idpFor(t)
+  const logs: LogRecord[] = []
+  const app = await buildBare(t, idp, { keys: FAST }, logs)
+  idp.fault = 'error'
+  await sleep(FAST.cooldown + 50)
+  const before = idp.requests.jwks
+  await Promise.all(Array.from({ length: 200 }, () =>
+    app.inject({ url: '/me', headers: bearer(idp.sign({}, { header: { kid: randomUUID() } })) })))
+  const fetches = idp.requests.jwks - before
+  const warnings = logs.filter(l => l.level === WARN).length
+  t.ok(fetches >= 1 && fetches <= 2, `fetches during the burst: ${fetches}`)
+  t.ok(warnings <= fetches + 1, `warnings: ${warnings} for ${fetches} failed fetches`)
+})
+
+t.test('stale-if-error is bounded: past it, the old keys are dropped and requests get 503', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { keys: { ...FAST, maxAge: 1000, staleIfError: 300 } })
+  const token = idp.sign()
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
+  idp.fault = 'error'
+  const dropped = await until(async () => (await app.inject('/health/ready')).statusCode === 503)
+  t.ok(dropped, 'not ready once the keys are too old')
+  const res = await app.inject({ url: '/me', headers: bearer(token) })
+  t.equal(res.statusCode, 503, 'even a cached token is refused')
+})
+
+t.test('start-up with the provider down: the server starts, logs a warning, and retries until ready', async t => {
+  const idp = await idpFor(t)
+  idp.fault = 'down'
+  const logs: LogRecord[] = []
+  const app = await buildBare(t, idp, { keys: FAST }, logs)
+  t.ok(logs.some(l => l.level === WARN), 'a warning is logged')
+  t.equal((await app.inject('/health/live')).statusCode, 200)
+  t.equal((await app.inject('/health/ready')).statusCode, 503)
+  const res = await app.inject({ url: '/me', headers: bearer(idp.sign()) })
+  t.equal(res.statusCode, 503, 'a token is not rejected as bad while keys are missing')
+  t.ok(Number(res.headers['retry-after']) >= 1)
+
+  idp.fault = 'none'
+  t.ok(await until(async () => (await app.inject('/health/ready')).statusCode === 200), 'ready once the provider answers')
+  t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign()) })).statusCode, 200)
+})
+
+t.test('keys unfit for the allowed algorithms are ignored', async t => {
+  const good = createKeyPair('good')
+  const weak = createKeyPair('weak', 'RS256', 1024)
+  const encryption = createKeyPair('enc')
+  encryption.jwk.use = 'enc'
+  const mislabelled = createKeyPair('mislabelled')
+  mislabelled.jwk.alg = 'ES256'
+  const wrongKty = createKeyPair('wrong-kty')
+  wrongKty.jwk.kty = 'EC'
+  const noVerify = createKeyPair('no-verify')
+  Object.assign(noVerify.jwk, { key_ops: ['encrypt'] })
+  const idp = await idpFor(t, { keys: [good, weak, encryption, mislabelled, wrongKty, noVerify] })
+  const app = await buildBare(t, idp)
+  t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign({}, { key: good })) })).statusCode, 200)
+  for (const key of [weak, encryption, mislabelled, wrongKty, noVerify]) {
+    const res = await app.inject({ url: '/me', headers: bearer(idp.sign({}, { key })) })
+    t.equal(res.statusCode, 401, key.kid)
+  }
+})
+
+t.test('the key set is refreshed every maxAge in the background', async t => {
+  const idp = await idpFor(t)
+  await buildBare(t, idp, { keys: { ...FAST, maxAge: 1000 } })
+  t.ok(await until(() => idp.requests.jwks >= 2, { every: 50, limit: 60 }), `refreshed (${idp.requests.jwks} fetches)`)
+  t.ok(idp.requests.discovery >= 2, 'discovery is refreshed with the same age')
+})
+
+t.test('health probes are unauthenticated and left out of the request log', async t => {
+  const idp = await idpFor(t)
+  const logs: LogRecord[] = []
+  const app = await buildBare(t, idp, {}, logs)
+  t.same((await app.inject('/health/live')).json(), { status: 'ok' })
+  t.same((await app.inject('/health/ready')).json(), { status: 'ok' })
+  t.notOk(logs.some(l => JSON.stringify(l).includes('/health')), 'no log line mentions /health')
+})
