@@ -50,6 +50,26 @@ t.test('flood: 10,000 random unknown kids cause at most 2 fetches per cooldown w
   t.match(res.headers['www-authenticate'], Rejections.unknownKey)
 })
 
+t.test('flood after the cooldown has expired: one shared refetch, then none until the next window', async t => {
+  const cooldown = 2000
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { keys: { cooldown } })
+  await sleep(cooldown + 50)
+  const claims = { iss: idp.issuer, aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 600 }
+  const started = Date.now()
+  let rejected = 0
+  for (let batch = 0; batch < 20; batch++) {
+    const results = await Promise.all(Array.from({ length: 500 }, () =>
+      app.inject({ url: '/me', headers: bearer(forgeToken({ alg: 'RS256', kid: randomUUID() }, claims, 'c2ln')) })))
+    rejected += results.filter(r => r.statusCode === 401).length
+  }
+  const windows = Math.ceil((Date.now() - started) / cooldown)
+  const fetches = idp.requests.jwks - 1
+  t.equal(rejected, 10_000)
+  t.ok(fetches >= 1, `the first unknown kid after the window refetched (${fetches})`)
+  t.ok(fetches <= 2 * windows, `${fetches} fetches over ${windows} cooldown window(s)`)
+})
+
 t.test('removal: a key the provider stops publishing is no longer trusted, cached tokens included', async t => {
   const first = createKeyPair('key-1')
   const second = createKeyPair('key-2')
