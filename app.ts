@@ -1,9 +1,9 @@
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import auth, { AuthError } from './plugins/auth/index.js'
 import config, { type ConfigOptions } from './plugins/config.js'
+import securityHeaders from './plugins/security-headers.js'
 import health from './routes/health.js'
 import messages from './routes/messages.js'
 
@@ -15,15 +15,11 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   const { auth: authConfig, clientOrigin } = fastify.config
 
   // The headers of the Auth0 Hello World API samples.
-  await fastify.register(helmet, {
+  await fastify.register(securityHeaders, {
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } },
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
     hsts: { maxAge: 31_536_000, includeSubDomains: true }
-  })
-  fastify.addHook('onRequest', function noStore (request, reply, done) {
-    reply.header('cache-control', 'no-store')
-    done()
   })
   await fastify.register(cors, {
     origin: clientOrigin,

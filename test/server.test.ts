@@ -6,13 +6,14 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { idpFor } from './helper.js'
 
-// server.ts in a child process, through the same TypeScript loader tap uses.
+// server.ts in a child process, through the same TypeScript loader and settings tap uses.
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url))
+const LOADER_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('TS_NODE_')))
 
 function startServer (env: Record<string, string>) {
   const child = spawn(process.execPath, [...process.execArgv, SERVER], {
     cwd: mkdtempSync(join(tmpdir(), 'server-test-')),
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', ...LOADER_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let stdout = ''

@@ -52,7 +52,7 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const { requireScopes, requireAnyScope } = createScopeGuards(realm)
   fastify.decorate('requireScopes', requireScopes)
   fastify.decorate('requireAnyScope', requireAnyScope)
-  fastify.decorate('authStatus', () => ({ keysLoaded: store.loaded() }))
+  fastify.decorate('authStatus', () => ({ keysLoaded: store.loaded(), cachedTokens: cache.size }))
 
   fastify.addHook('onReady', () => store.start())
   fastify.addHook('onClose', async () => store.close())

@@ -74,6 +74,6 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     fetchTimeout: number('keys.fetchTimeout', keys.fetchTimeout, 5000, 1),
     staleIfError: number('keys.staleIfError', keys.staleIfError, 24 * 60 * MINUTE, 0),
     maxResponseBytes: number('keys.maxResponseBytes', keys.maxResponseBytes, 512 * 1024, 1024),
-    tokenCacheSize: Math.floor(number('tokenCacheSize', options.tokenCacheSize, 10_000, 0))
+    tokenCacheSize: Math.floor(number('tokenCacheSize', options.tokenCacheSize, 20_000, 0))
   }
 }

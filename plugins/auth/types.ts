@@ -39,7 +39,7 @@ export interface AuthOptions {
   /** The `realm` of the `WWW-Authenticate` challenges. Default `'api'`. */
   realm?: string
   keys?: KeyOptions
-  /** Most verified tokens remembered (0 turns the cache off). Default 10,000. */
+  /** Most verified tokens remembered (0 turns the cache off). Default 20,000. */
   tokenCacheSize?: number
 }
 
@@ -59,6 +59,8 @@ export interface AccessTokenClaims {
 export interface AuthStatus {
   /** True once a key set has been loaded and while it is within its stale-if-error bound. */
   keysLoaded: boolean
+  /** Verified tokens held in the cache. */
+  cachedTokens: number
 }
 
 declare module 'fastify' {

@@ -1,0 +1,230 @@
+/**
+ * Load benchmark: the built server pinned to core 0, against the loopback
+ * issuer with real keys, driven by autocannon on core 1. Every workload runs
+ * next to the no-auth public route in each repetition; the table gives the
+ * median and range. Loopback only, bounded in time and request count.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { startIdp, type Idp } from '../test/fixtures/idp.js'
+
+const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
+const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 3)
+const NEW_TOKENS_PER_RUN = Number(process.env.BENCH_NEW_TOKENS ?? 8000)
+const POOL_SIZE = 10_000
+const CONNECTIONS = 10
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100
+
+interface Workload {
+  name: string
+  path: string
+  expect: number
+  /** The Authorization header of every request; none for the public route. */
+  token?: string
+  /** A new Authorization header for each request (costs the load generator more). */
+  tokens?: () => string
+  /** A fixed request count instead of a duration (for tokens that must never repeat). */
+  amount?: number
+  /** Seconds, when not the default. */
+  duration?: number
+}
+
+interface Sample { rps: number, p50: number, p99: number, cpuUs: number, clientCpu: number }
+
+const serverPath = fileURLToPath(new URL('../server.js', import.meta.url))
+if (!existsSync(serverPath)) {
+  console.error('No build found (dist/server.js): run `npm run bench`, which builds first.')
+  process.exit(1)
+}
+
+pin(process.pid, '1')
+const stealBefore = machineTicks()
+const idp = await startIdp()
+const port = await freePort()
+const server = startServer(idp, port)
+try {
+  await waitUntilReady(port)
+  const { workloads, warmups } = await prepareWorkloads(idp)
+  // Let the JIT settle before anything is recorded.
+  for (const workload of warmups) await measure(workload, port, server.pid!)
+  const samples = new Map<string, Sample[]>(workloads.map(w => [w.name, []]))
+  for (let rep = 1; rep <= REPETITIONS; rep++) {
+    for (const workload of workloads) {
+      samples.get(workload.name)!.push(await measure(workload, port, server.pid!))
+    }
+    console.error(`repetition ${rep}/${REPETITIONS} done`)
+  }
+  const outage = await measureOutage(idp, port, server.pid!)
+  printTable(samples, outage, peakRssMb(server.pid!), stealShare(stealBefore, machineTicks()))
+} finally {
+  server.kill('SIGTERM')
+  await idp.close()
+}
+
+async function prepareWorkloads (idp: Idp): Promise<{ workloads: Workload[], warmups: Workload[] }> {
+  console.error(`minting ${POOL_SIZE + (NEW_TOKENS_PER_RUN + 1) * REPETITIONS} RS256 tokens…`)
+  const one = idp.sign()
+  const admin = idp.sign({ permissions: ['read:admin-messages'] })
+  const pool = Array.from({ length: POOL_SIZE }, (_, i) => idp.sign({ sub: `user-${i}` }))
+  const fresh = Array.from({ length: NEW_TOKENS_PER_RUN * REPETITIONS }, (_, i) => idp.sign({ sub: `new-${i}` }))
+  const warmupFresh = Array.from({ length: REPETITIONS * 1000 }, (_, i) => idp.sign({ sub: `warm-${i}` }))
+  // A real kid and header, with another token's (valid-looking) signature.
+  const forged = pool.slice(0, 1000).map((token, i) => token.replace(/[^.]+$/, pool[i + 1]!.split('.')[2]!))
+  const workloads: Workload[] = [
+    { name: 'no auth: public route (baseline)', path: '/api/messages/public', expect: 200 },
+    { name: 'protected, one token repeated', path: '/api/messages/protected', expect: 200, token: one },
+    { name: 'protected, 10,000-token pool', path: '/api/messages/protected', expect: 200, tokens: cycle(pool) },
+    { name: 'protected, never-seen tokens', path: '/api/messages/protected', expect: 200, tokens: cycle(fresh), amount: NEW_TOKENS_PER_RUN },
+    { name: 'admin, with the permission', path: '/api/messages/admin', expect: 200, token: admin },
+    { name: 'forged tokens (real kid, wrong signature)', path: '/api/messages/protected', expect: 401, tokens: cycle(forged) }
+  ]
+  const warmups = workloads.map(w => w.amount === undefined
+    ? { ...w, duration: 1 }
+    : { ...w, tokens: cycle(warmupFresh), amount: warmupFresh.length })
+  return { workloads, warmups }
+}
+
+/** 401 latency for forged tokens while the provider hangs (slower than the fetch timeout). */
+async function measureOutage (idp: Idp, port: number, pid: number): Promise<Sample> {
+  idp.fault = 'slow'
+  const pool = Array.from({ length: 200 }, (_, i) => idp.sign({ sub: `outage-${i}` }))
+  const forged = pool.slice(0, 199).map((token, i) => token.replace(/[^.]+$/, pool[i + 1]!.split('.')[2]!))
+  const sample = await measure({ name: 'outage', path: '/api/messages/protected', expect: 401, tokens: cycle(forged) }, port, pid)
+  idp.fault = 'none'
+  return sample
+}
+
+async function measure (workload: Workload, port: number, pid: number): Promise<Sample> {
+  const { token, tokens } = workload
+  const before = cpuTicks(pid)
+  const clientBefore = process.cpuUsage()
+  const startedAt = process.hrtime.bigint()
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}${workload.path}`,
+    connections: CONNECTIONS,
+    ...(workload.amount === undefined ? { duration: workload.duration ?? DURATION_SECONDS } : { amount: workload.amount }),
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    requests: tokens === undefined
+      ? [{ method: 'GET' }]
+      : [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `Bearer ${tokens()}` } }) }]
+  })
+  const cpuUs = (cpuTicks(pid) - before) * (1e6 / CLOCK_TICKS) / result.requests.total
+  const elapsedUs = Number(process.hrtime.bigint() - startedAt) / 1000
+  const client = process.cpuUsage(clientBefore)
+  const statuses = result.statusCodeStats as unknown as Record<string, { count: number }>
+  const wrong = Object.entries(statuses).filter(([status]) => Number(status) !== workload.expect)
+  if (wrong.length > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`${workload.name}: expected only ${workload.expect}, got ${JSON.stringify(statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`)
+  }
+  return {
+    rps: result.requests.total / (elapsedUs / 1e6),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuUs,
+    clientCpu: (client.user + client.system) / elapsedUs
+  }
+}
+
+function printTable (samples: Map<string, Sample[]>, outage: Sample, rssMb: number, steal: number) {
+  const baseline = median([...samples.values()][0]!.map(s => s.cpuUs))
+  const cell = (values: number[], digits = 0) =>
+    `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`
+  const lines = [
+    '| workload | requests/s | p50 ms | p99 ms | server CPU µs/req | × no-auth CPU | load generator CPU |',
+    '| --- | --- | --- | --- | --- | --- | --- |'
+  ]
+  for (const [name, runs] of samples) {
+    const cpu = runs.map(s => s.cpuUs)
+    const clientCpu = `${(median(runs.map(s => s.clientCpu)) * 100).toFixed(0)}%`
+    lines.push(`| ${name} | ${cell(runs.map(s => s.rps))} | ${cell(runs.map(s => s.p50))} | ${cell(runs.map(s => s.p99))} | ${cell(cpu, 1)} | ${(median(cpu) / baseline).toFixed(2)} | ${clientCpu} |`)
+  }
+  lines.push(`| forged tokens while the provider hangs | ${outage.rps.toFixed(0)} | ${outage.p50} | ${outage.p99} | ${outage.cpuUs.toFixed(1)} | ${(outage.cpuUs / baseline).toFixed(2)} | ${(outage.clientCpu * 100).toFixed(0)}% |`)
+  console.log(lines.join('\n'))
+  console.log(`\nPeak server RSS over the whole run: ${rssMb.toFixed(0)} MB. ${REPETITIONS} repetitions × ${DURATION_SECONDS} s ` +
+    `(never-seen: ${NEW_TOKENS_PER_RUN} requests each), ${CONNECTIONS} connections; median (min–max).`)
+  // A virtual machine's host can take CPU away ("steal"); above a few percent, timings are not comparable.
+  console.log(`CPU steal during the run: ${(steal * 100).toFixed(1)}% of the machine's time${steal > 0.03 ? ' (high: rerun for numbers worth comparing)' : ''}.`)
+}
+
+function startServer (idp: Idp, port: number): ChildProcess {
+  const env = {
+    PATH: process.env.PATH ?? '',
+    ISSUER_BASE_URL: idp.issuer,
+    AUDIENCE: idp.audience,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn'
+  }
+  const command = hasTaskset() ? ['taskset', '-c', '0', process.execPath, serverPath] : [process.execPath, serverPath]
+  // A scratch cwd, so a developer's .env cannot change what is measured.
+  return spawn(command[0]!, command.slice(1), { env, cwd: mkdtempSync(join(tmpdir(), 'bench-')), stdio: ['ignore', 'inherit', 'inherit'] })
+}
+
+async function waitUntilReady (port: number) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).ok) return
+    } catch {}
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error('the server did not become ready within 10 s')
+}
+
+function cycle (tokens: string[]): () => string {
+  let i = 0
+  return () => tokens[i++ % tokens.length]!
+}
+
+function cpuTicks (pid: number): number {
+  // Fields after the command name: utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+/** [steal, total] jiffies of all CPUs, from /proc/stat. */
+function machineTicks (): [number, number] {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  return [fields[7] ?? 0, fields.reduce((sum, value) => sum + value, 0)]
+}
+
+function stealShare ([stealBefore, totalBefore]: [number, number], [stealAfter, totalAfter]: [number, number]): number {
+  return (stealAfter - stealBefore) / Math.max(1, totalAfter - totalBefore)
+}
+
+function peakRssMb (pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(match?.[1] ?? 0) / 1024
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+function hasTaskset (): boolean {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function pin (pid: number, cpu: string) {
+  if (hasTaskset()) execFileSync('taskset', ['-p', '-c', cpu, String(pid)], { stdio: 'ignore' })
+}
+
+async function freePort (): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as { port: number }
+  await new Promise(resolve => probe.close(resolve))
+  return port
+}

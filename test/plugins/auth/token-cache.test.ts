@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import type { KeyRecord } from '../../../plugins/auth/jwks.js'
+import { TokenCache } from '../../../plugins/auth/token-cache.js'
+import { forgeToken } from '../../fixtures/idp.js'
+import { bearer, buildBare, idpFor, sleep } from '../../helper.js'
+
+const now = () => Math.floor(Date.now() / 1000)
+
+t.test('the cache is bounded in entries', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { tokenCacheSize: 10 })
+  for (let i = 0; i < 50; i++) {
+    t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign({ sub: `u${i}` })) })).statusCode, 200)
+  }
+  t.equal(app.authStatus().cachedTokens, 10)
+})
+
+t.test('failed verifications do not grow the cache', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp)
+  const claims = { iss: idp.issuer, aud: idp.audience, exp: now() + 600 }
+  const [header, payload, signature] = idp.sign().split('.')
+  for (let i = 0; i < 300; i++) {
+    const tokens = [
+      `${header}.${payload}x${i}.${signature}`,
+      idp.sign({ sub: `u${i}` }).replace(/[^.]+$/, signature!),
+      idp.sign({ exp: now() - 60, sub: `e${i}` }),
+      forgeToken({ alg: 'RS256', kid: randomUUID() }, claims, 'c2ln')
+    ]
+    for (const token of tokens) t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 401)
+  }
+  t.equal(app.authStatus().cachedTokens, 0)
+})
+
+t.test('a cached token is refused once it expires', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { clockTolerance: 0 })
+  const token = idp.sign({ exp: now() + 1 })
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
+  t.equal(app.authStatus().cachedTokens, 1)
+  await sleep(2100)
+  const res = await app.inject({ url: '/me', headers: bearer(token) })
+  t.equal(res.statusCode, 401)
+  t.match(res.headers['www-authenticate'], 'The access token expired')
+})
+
+t.test('a cached hit still checks permissions per route', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp)
+  const token = idp.sign({ permissions: ['read:messages'] })
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/admin', headers: bearer(token) })).statusCode, 403)
+})
+
+t.test('a token used since it was cached survives one eviction round (second chance)', async t => {
+  const key: KeyRecord = { kid: 'k', pem: '', issuer: 'i', verify: () => { throw new Error('unused') }, retired: false }
+  const cache = new TokenCache(3)
+  const claims = (sub: string) => ({ iss: 'i', aud: 'a', exp: now() + 600, sub })
+  for (const id of ['a', 'b', 'c']) cache.set(id, claims(id), key)
+  t.ok(cache.get('a'), 'a is used')
+  cache.set('d', claims('d'), key)
+  t.ok(cache.get('a'), 'a survives')
+  t.equal(cache.get('b'), undefined, 'b, unused and oldest, is evicted')
+  t.equal(cache.size, 3)
+})
+
+t.test('a cache of size 0 stores nothing', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { tokenCacheSize: 0 })
+  const token = idp.sign()
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
+  t.equal(app.authStatus().cachedTokens, 0)
+})
