@@ -18,17 +18,23 @@ const MAX_EVICTION_PROBES = 4
  * the token's exp or the key that verified it. Only successes are stored, so bad
  * tokens cannot grow it.
  *
- * A hit only sets a flag. Moving the entry to the back of the Map on every hit
- * (a textbook LRU) leaves one tombstone per hit in the same V8 hash bucket, and a
- * hot token's lookups then walk that chain: measured at +30 µs a request with
- * 10,000 entries.
+ * The Map is only ever read and written by key. V8 leaves a tombstone for each
+ * delete until it rehashes, so a textbook LRU (delete + set on every hit) made a
+ * hot token's lookups walk a chain of its own tombstones (+30 µs a request at
+ * 10,000 entries), and evicting through `entries().next()` walked every tombstone
+ * at the front (+5–14 µs an insertion). Instead a hit sets a flag, and a ring of
+ * ids in insertion order says what to evict, sparing used entries once.
  */
 export class TokenCache {
   readonly #max: number
   readonly #entries = new Map<string, Entry>()
+  readonly #ring: string[]
+  #head = 0
+  #filled = 0
 
   constructor (max: number) {
     this.#max = max
+    this.#ring = new Array<string>(max)
   }
 
   get size (): number {
@@ -52,7 +58,11 @@ export class TokenCache {
   }
 
   set (id: string, claims: AccessTokenClaims, key: KeyRecord): void {
-    if (this.#entries.size >= this.#max) this.#evictOne()
+    if (this.#filled < this.#max) {
+      this.#ring[(this.#head + this.#filled++) % this.#max] = id
+    } else {
+      this.#replaceOldest(id)
+    }
     this.#entries.set(id, { claims, expiresAt: claims.exp * 1000, key, used: false })
   }
 
@@ -62,13 +72,21 @@ export class TokenCache {
     }
   }
 
-  #evictOne (): void {
+  /** Puts id in the oldest slot whose entry is gone or unused, walking past at most a few used ones. */
+  #replaceOldest (id: string): void {
     for (let probe = 0; ; probe++) {
-      const [id, entry] = this.#entries.entries().next().value as [string, Entry]
-      this.#entries.delete(id)
-      if (!entry.used || probe === MAX_EVICTION_PROBES) return
-      entry.used = false
-      this.#entries.set(id, entry)
+      const oldest = this.#ring[this.#head] as string
+      const entry = this.#entries.get(oldest)
+      if (entry?.used === true && probe < MAX_EVICTION_PROBES) {
+        entry.used = false
+      } else {
+        // A slot whose entry expired or left with its key is simply reused.
+        if (entry !== undefined) this.#entries.delete(oldest)
+        this.#ring[this.#head] = id
+        this.#head = (this.#head + 1) % this.#max
+        return
+      }
+      this.#head = (this.#head + 1) % this.#max
     }
   }
 }
