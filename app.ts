@@ -3,16 +3,17 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import auth, { AuthError } from './plugins/auth/index.js'
 import config, { type ConfigOptions } from './plugins/config.js'
+import localIssuer from './plugins/local-issuer.js'
 import securityHeaders from './plugins/security-headers.js'
 import health from './routes/health.js'
 import messages from './routes/messages.js'
 
 export type AppOptions = ConfigOptions
 
-/** The whole service as one plugin: config → security headers and CORS → auth → routes. */
+/** The whole service as one plugin: config → security headers and CORS → (local issuer) → auth → routes. */
 async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(config, opts)
-  const { auth: authConfig, clientOrigin } = fastify.config
+  const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin } = fastify.config
 
   // The headers of the Auth0 Hello World API samples.
   await fastify.register(securityHeaders, {
@@ -28,7 +29,15 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     maxAge: 86_400
   })
 
-  await fastify.register(auth, authConfig)
+  if (localIssuerConfig === undefined) {
+    fastify.decorate('localIssuer', undefined)
+    await fastify.register(auth, authConfig!)
+  } else {
+    await fastify.register(localIssuer, { ...localIssuerConfig, clientOrigin })
+    // Trusted like any issuer: discovery and JWKS over HTTP, no shortcut.
+    const { issuer, audience } = fastify.localIssuer!
+    await fastify.register(auth, { issuer, audience })
+  }
 
   fastify.setErrorHandler(handleError)
   fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ message: 'Not Found' }))

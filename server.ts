@@ -21,6 +21,7 @@ const server = Fastify({
 try {
   await server.register(app, { env: process.env })
   await server.listen({ port: server.config.port, host: server.config.host })
+  if (server.localIssuer !== undefined) printNewcomerGuide()
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(`Configuration error: ${error.message}`)
@@ -38,4 +39,31 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.exit(1)
     })
   })
+}
+
+/** The few lines a newcomer needs when the local development issuer is on. */
+function printNewcomerGuide () {
+  const { issuer, created } = server.localIssuer!
+  const { port } = server.addresses()[0] as { port: number }
+  const api = `http://${server.config.host}:${port}`
+  const lines = [
+    '',
+    `Hello World API:  ${api}`,
+    `Local development issuer (NOT for production): ${issuer}`,
+    ...(created === undefined
+      ? []
+      : [
+          'First start: these secrets are printed once and stored (passwords hashed) in ' + server.config.localIssuer!.dataDir + '/',
+          `  machine client  local-machine  secret ${created.machineClientSecret}`,
+          `  admin user      admin          password ${created.passwords.admin}   (has read:admin-messages)`,
+          `  other user      user           password ${created.passwords.user}`
+        ]),
+    'Get a token:  npm run -s token              (add -- --scope read:admin-messages for the admin route)',
+    'Try it:',
+    `  curl ${api}/api/messages/public`,
+    `  curl -H "Authorization: Bearer $(npm run -s token)" ${api}/api/messages/protected`,
+    `  curl -H "Authorization: Bearer $(npm run -s token -- --scope read:admin-messages)" ${api}/api/messages/admin`,
+    ''
+  ]
+  console.log(lines.join('\n'))
 }

@@ -15,7 +15,9 @@ export const EnvSchema = Type.Object({
   AUTH0_DOMAIN: Type.Optional(Type.String()),
   AUTH0_AUDIENCE: Type.Optional(Type.String()),
   JWKS_URI: Type.Optional(Type.String()),
-  CLIENT_ORIGIN_URL: Type.String({ default: 'http://localhost:4040' })
+  CLIENT_ORIGIN_URL: Type.String({ default: 'http://localhost:4040' }),
+  LOCAL_ISSUER_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: '.local-issuer' })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -25,8 +27,13 @@ export interface Config {
   port: number
   host: string
   clientOrigin: string
-  auth: { issuer: string, audience: string, jwksUri: string | undefined }
+  /** The external issuer; undefined when the local development issuer runs instead. */
+  auth: { issuer: string, audience: string, jwksUri: string | undefined } | undefined
+  localIssuer: { port: number, dataDir: string, audience: string } | undefined
 }
+
+/** The Auth0 Hello World samples' API identifier, used by the local issuer unless AUDIENCE is set. */
+export const DEFAULT_LOCAL_AUDIENCE = 'https://hello-world.example.com'
 
 /** A setting that stops start-up; its message names the variable. */
 export class ConfigError extends Error {
@@ -57,6 +64,7 @@ export function resolveConfig (env: Env): Config {
   }
 
   let auth: Config['auth']
+  let localIssuer: Config['localIssuer']
   if (set(env.ISSUER_BASE_URL) && set(env.AUTH0_DOMAIN)) {
     throw new ConfigError('Set ISSUER_BASE_URL or AUTH0_DOMAIN, not both')
   } else if (set(env.ISSUER_BASE_URL)) {
@@ -70,12 +78,14 @@ export function resolveConfig (env: Env): Config {
     }
     auth = { issuer: `https://${domain}/`, audience: env.AUTH0_AUDIENCE!.trim(), jwksUri: undefined }
   } else {
-    throw new ConfigError(
-      'No issuer configured: set ISSUER_BASE_URL and AUDIENCE (any OpenID Connect issuer), ' +
-      'or AUTH0_DOMAIN and AUTH0_AUDIENCE; see .env.example'
-    )
+    if (set(env.JWKS_URI)) throw new ConfigError('JWKS_URI needs ISSUER_BASE_URL or AUTH0_DOMAIN: without them the local issuer runs')
+    localIssuer = {
+      port: env.LOCAL_ISSUER_PORT ?? (env.PORT === 0 ? 0 : env.PORT + 1),
+      dataDir: env.LOCAL_ISSUER_DATA,
+      audience: set(env.AUDIENCE) ? env.AUDIENCE!.trim() : DEFAULT_LOCAL_AUDIENCE
+    }
   }
-  if (set(env.JWKS_URI)) auth.jwksUri = url('JWKS_URI', env.JWKS_URI!.trim())
+  if (auth !== undefined && set(env.JWKS_URI)) auth.jwksUri = url('JWKS_URI', env.JWKS_URI!.trim())
 
   let origin: URL | undefined
   try {
@@ -85,7 +95,11 @@ export function resolveConfig (env: Env): Config {
     throw new ConfigError(`CLIENT_ORIGIN_URL must be an origin such as http://localhost:4040 (got ${JSON.stringify(env.CLIENT_ORIGIN_URL)})`)
   }
 
-  return { port: env.PORT, host: env.HOST, clientOrigin: origin.origin, auth }
+  if (localIssuer !== undefined && localIssuer.port !== 0 && localIssuer.port === env.PORT) {
+    throw new ConfigError(`LOCAL_ISSUER_PORT must differ from PORT (both ${env.PORT})`)
+  }
+
+  return { port: env.PORT, host: env.HOST, clientOrigin: origin.origin, auth, localIssuer }
 }
 
 async function config (fastify: FastifyInstance, opts: ConfigOptions) {

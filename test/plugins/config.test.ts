@@ -2,11 +2,13 @@ import t from 'tap'
 import { resolveConfig, type Env } from '../../plugins/config.js'
 import { build } from '../helper.js'
 
-const base: Env = { PORT: 6060, HOST: 'localhost', LOG_LEVEL: 'info', CLIENT_ORIGIN_URL: 'http://localhost:4040' }
+const base: Env = { PORT: 6060, HOST: 'localhost', LOG_LEVEL: 'info', CLIENT_ORIGIN_URL: 'http://localhost:4040', LOCAL_ISSUER_DATA: '.local-issuer' }
 
 t.test('bad configuration stops start-up with a message naming the variable', async t => {
   const cases: Array<[Record<string, string>, RegExp]> = [
-    [{}, /^No issuer configured: set ISSUER_BASE_URL and AUDIENCE .* or AUTH0_DOMAIN and AUTH0_AUDIENCE/],
+    [{ JWKS_URI: 'https://keys.example.com/' }, /^JWKS_URI needs ISSUER_BASE_URL or AUTH0_DOMAIN/],
+    [{ PORT: '7000', LOCAL_ISSUER_PORT: '7000' }, /^LOCAL_ISSUER_PORT must differ from PORT/],
+    [{ LOCAL_ISSUER_PORT: 'x' }, /^LOCAL_ISSUER_PORT must be integer/],
     [{ ISSUER_BASE_URL: 'https://a.example/', AUDIENCE: 'x', AUTH0_DOMAIN: 'b.auth0.com', AUTH0_AUDIENCE: 'x' }, /^Set ISSUER_BASE_URL or AUTH0_DOMAIN, not both/],
     [{ ISSUER_BASE_URL: 'idp.example.com', AUDIENCE: 'x' }, /^ISSUER_BASE_URL must be an absolute URL/],
     [{ ISSUER_BASE_URL: 'http://idp.example.com/', AUDIENCE: 'x' }, /^ISSUER_BASE_URL must use https:/],
@@ -29,7 +31,7 @@ t.test('bad configuration stops start-up with a message naming the variable', as
 t.test('AUTH0_DOMAIN and AUTH0_AUDIENCE, as the Auth0 sample names them, configure the Auth0 issuer', async t => {
   const config = resolveConfig({ ...base, AUTH0_DOMAIN: 'tenant.us.auth0.com', AUTH0_AUDIENCE: 'https://hello-world.example.com' })
   t.same(config.auth, { issuer: 'https://tenant.us.auth0.com/', audience: 'https://hello-world.example.com', jwksUri: undefined })
-  t.equal(resolveConfig({ ...base, AUTH0_DOMAIN: 'https://tenant.us.auth0.com/', AUTH0_AUDIENCE: 'a' }).auth.issuer, 'https://tenant.us.auth0.com/')
+  t.equal(resolveConfig({ ...base, AUTH0_DOMAIN: 'https://tenant.us.auth0.com/', AUTH0_AUDIENCE: 'a' }).auth?.issuer, 'https://tenant.us.auth0.com/')
 })
 
 t.test('defaults: port 6060, host localhost, CORS origin http://localhost:4040', async t => {
@@ -41,11 +43,24 @@ t.test('defaults: port 6060, host localhost, CORS origin http://localhost:4040',
 
 t.test('empty variables count as unset', async t => {
   const config = resolveConfig({ ...base, ISSUER_BASE_URL: 'https://idp.example.com', AUDIENCE: 'a', AUTH0_DOMAIN: '', JWKS_URI: '' })
-  t.equal(config.auth.jwksUri, undefined)
+  t.equal(config.auth?.jwksUri, undefined)
 })
 
 t.test('http: issuers are allowed on loopback only', async t => {
   for (const issuer of ['http://localhost:3000/', 'http://127.0.0.1:3000/', 'http://[::1]:3000/']) {
-    t.equal(resolveConfig({ ...base, ISSUER_BASE_URL: issuer, AUDIENCE: 'a' }).auth.issuer, issuer)
+    t.equal(resolveConfig({ ...base, ISSUER_BASE_URL: issuer, AUDIENCE: 'a' }).auth?.issuer, issuer)
   }
+})
+
+t.test('with no issuer configured, the local issuer runs on PORT + 1 for the sample audience', async t => {
+  const config = resolveConfig(base)
+  t.equal(config.auth, undefined)
+  t.same(config.localIssuer, { port: 6061, dataDir: '.local-issuer', audience: 'https://hello-world.example.com' })
+  t.equal(resolveConfig({ ...base, AUDIENCE: 'https://api.example.com', LOCAL_ISSUER_PORT: 9000 }).localIssuer?.audience, 'https://api.example.com')
+  t.equal(resolveConfig({ ...base, LOCAL_ISSUER_PORT: 9000 }).localIssuer?.port, 9000)
+})
+
+t.test('an issuer configured turns the local issuer off', async t => {
+  t.equal(resolveConfig({ ...base, ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'a' }).localIssuer, undefined)
+  t.equal(resolveConfig({ ...base, AUTH0_DOMAIN: 'tenant.auth0.com', AUTH0_AUDIENCE: 'a' }).localIssuer, undefined)
 })

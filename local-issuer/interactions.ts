@@ -1,0 +1,128 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { FastifyBaseLogger } from 'fastify'
+import type Provider from 'oidc-provider'
+import { escape } from './provider.js'
+import { checkPassword, type LocalState } from './state.js'
+
+const MAX_FORM_BYTES = 4096
+const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|confirm|abort))?$/
+
+class BadRequest extends Error {}
+
+/**
+ * The login and consent pages oidc-provider sends the browser to. Bad input is
+ * a 400 page, never a 500; an unknown or expired interaction says so.
+ */
+export function createInteractionHandler (provider: Provider, state: LocalState, log: FastifyBaseLogger) {
+  const usersBySub = new Map(state.users.map(user => [user.sub, user]))
+
+  async function handle (req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined): Promise<void> {
+    const details = await provider.interactionDetails(req, res)
+    if (details.uid !== uid) throw new BadRequest('This sign-in link does not match your session.')
+    const { prompt, params, session } = details
+    const clientId = String(params.client_id)
+
+    if (action === 'abort' && req.method === 'GET') {
+      return provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user cancelled the sign-in' }, { mergeWithLastSubmission: false })
+    }
+
+    if (prompt.name === 'login') {
+      if (action === undefined && req.method === 'GET') return send(res, 200, loginPage(uid, clientId))
+      if (action !== 'login' || req.method !== 'POST') throw new BadRequest('Unexpected request.')
+      const form = await readForm(req)
+      const user = await checkPassword(state.users, form.get('username') ?? '', form.get('password') ?? '')
+      if (user === undefined) return send(res, 401, loginPage(uid, clientId, 'Wrong username or password.'))
+      return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false })
+    }
+
+    if (prompt.name === 'consent') {
+      const missing = prompt.details as { missingOIDCScope?: string[], missingResourceScopes?: Record<string, string[]> }
+      const user = session?.accountId === undefined ? undefined : usersBySub.get(session.accountId)
+      if (user === undefined) throw new BadRequest('Sign in first.')
+      if (action === undefined && req.method === 'GET') return send(res, 200, consentPage(uid, clientId, missing))
+      if (action !== 'confirm' || req.method !== 'POST') throw new BadRequest('Unexpected request.')
+
+      const grant = details.grantId !== undefined
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ accountId: user.sub, clientId })
+      if (grant === undefined) throw new BadRequest('This consent has expired; start again.')
+      if (missing.missingOIDCScope !== undefined) grant.addOIDCScope(missing.missingOIDCScope.join(' '))
+      // A user is granted only the API permissions they hold; the rest are rejected, so not asked again.
+      for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+        const held = scopes.filter(scope => user.permissions.includes(scope))
+        grant.addResourceScope(resource, held.join(' '))
+        grant.rejectResourceScope(resource, scopes.filter(scope => !held.includes(scope)).join(' '))
+      }
+      const grantId = await grant.save()
+      return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true })
+    }
+
+    throw new BadRequest('Unexpected request.')
+  }
+
+  return async function interactions (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const match = ROUTE.exec(new URL(req.url ?? '/', 'http://local').pathname)
+    try {
+      if (match === null) throw new BadRequest('Not found.')
+      await handle(req, res, match[1] as string, match[2])
+    } catch (error) {
+      if (res.headersSent) return
+      const known = error instanceof BadRequest || (error as { name?: string }).name === 'SessionNotFound'
+      const message = error instanceof BadRequest ? error.message : 'This sign-in has expired or was already used; start again from the app.'
+      if (!known) log.error({ err: error }, 'local issuer: interaction failed')
+      send(res, known ? 400 : 500, page('Sign-in problem', `<p>${escape(known ? message : 'Something went wrong.')}</p>`))
+    }
+  }
+}
+
+async function readForm (req: IncomingMessage): Promise<URLSearchParams> {
+  if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
+    throw new BadRequest('Send the form as application/x-www-form-urlencoded.')
+  }
+  let body = ''
+  for await (const chunk of req) {
+    body += chunk
+    if (body.length > MAX_FORM_BYTES) throw new BadRequest('The form is too large.')
+  }
+  return new URLSearchParams(body)
+}
+
+function send (res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer'
+  }).end(html)
+}
+
+function page (title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}
+label,input,button{display:block;width:100%;margin:.4rem 0}input,button{padding:.5rem;font:inherit}
+.note{color:#a00}.dev{background:#fe9;padding:.5rem}</style></head>
+<body><p class="dev">Local development issuer — not for production.</p><h1>${escape(title)}</h1>${body}</body></html>`
+}
+
+function loginPage (uid: string, clientId: string, error?: string): string {
+  return page('Sign in', `<p>to continue to <b>${escape(clientId)}</b></p>
+${error === undefined ? '' : `<p class="note" role="alert">${escape(error)}</p>`}
+<form method="post" action="/interaction/${uid}/login">
+<label for="username">Username</label><input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form>
+<p><a href="/interaction/${uid}/abort">Cancel</a></p>`)
+}
+
+function consentPage (uid: string, clientId: string, missing: { missingOIDCScope?: string[], missingResourceScopes?: Record<string, string[]> }): string {
+  const items = [
+    ...(missing.missingOIDCScope ?? []).map(scope => `<li>${escape(scope)}</li>`),
+    ...Object.entries(missing.missingResourceScopes ?? {}).flatMap(([resource, scopes]) =>
+      [`<li>access to ${escape(resource)}</li>`, ...scopes.map(scope => `<li>${escape(scope)} on ${escape(resource)}</li>`)])
+  ]
+  return page('Allow access?', `<p><b>${escape(clientId)}</b> asks for:</p><ul>${items.join('')}</ul>
+<form method="post" action="/interaction/${uid}/confirm"><button type="submit" autofocus>Allow</button></form>
+<p><a href="/interaction/${uid}/abort">Deny</a></p>`)
+}

@@ -1,0 +1,138 @@
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import { createAdapterClass } from './adapter.js'
+import { ADMIN_PERMISSIONS, type LocalState } from './state.js'
+
+export const LocalClients = {
+  machine: 'local-machine',
+  browser: 'local-spa'
+} as const
+
+export interface ProviderOptions {
+  issuer: string
+  audience: string
+  clientOrigin: string
+  dataDir: string
+  state: LocalState
+}
+
+const API_SCOPES = ADMIN_PERMISSIONS.join(' ')
+const HOUR = 3600
+
+/**
+ * oidc-provider configured like an Auth0 tenant with one API: Auth0's endpoint
+ * paths, JWT access tokens (RFC 9068) for the API's audience with `scope` and an
+ * Auth0 RBAC `permissions` claim, `audience=` accepted like RFC 8707 `resource=`.
+ */
+export function createProvider ({ issuer, audience, clientOrigin, dataDir, state }: ProviderOptions): Provider {
+  const usersBySub = new Map(state.users.map(user => [user.sub, user]))
+
+  const configuration: Configuration = {
+    adapter: createAdapterClass(dataDir),
+    clients: [
+      {
+        client_id: LocalClients.machine,
+        client_name: 'Local machine client',
+        client_secret: state.machineClientSecret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_post',
+        scope: API_SCOPES
+      },
+      {
+        client_id: LocalClients.browser,
+        client_name: 'Local browser app',
+        application_type: 'web',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [clientOrigin, `${clientOrigin}/callback`],
+        post_logout_redirect_uris: [clientOrigin]
+      }
+    ],
+    jwks: { keys: [state.signingKey] },
+    cookies: { keys: state.cookieKeys },
+    scopes: ['openid', 'offline_access', 'profile', ...ADMIN_PERMISSIONS],
+    claims: { openid: ['sub'], profile: ['name', 'nickname'] },
+    async findAccount (ctx, sub) {
+      const user = usersBySub.get(sub)
+      if (user === undefined) return undefined
+      return { accountId: sub, claims: async () => ({ sub, name: user.username, nickname: user.username }) }
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      registration: { enabled: true },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // Auth0 SDKs send audience=; RFC 8707 clients send resource=. Either names the API.
+        async defaultResource (ctx) {
+          const requested = requestedAudience(ctx)
+          if (requested !== undefined && requested !== audience) throw new errors.InvalidTarget('unknown audience')
+          return audience
+        },
+        async getResourceServerInfo (ctx, resource) {
+          if (resource !== audience) throw new errors.InvalidTarget('unknown resource')
+          return { audience, scope: API_SCOPES, accessTokenFormat: 'jwt', accessTokenTTL: HOUR, jwt: { sign: { alg: 'RS256' } } }
+        },
+        async useGrantedResource () {
+          return true
+        }
+      }
+    },
+    extraParams: ['audience'],
+    async extraTokenClaims (ctx, token) {
+      if (token.kind === 'ClientCredentials') {
+        return { permissions: token.scope?.split(' ').filter(Boolean) ?? [] }
+      }
+      if (token.kind === 'AccessToken') {
+        return { permissions: usersBySub.get(token.accountId)?.permissions ?? [] }
+      }
+      return undefined
+    },
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    routes: {
+      authorization: '/authorize',
+      token: '/oauth/token',
+      jwks: '/.well-known/jwks.json',
+      userinfo: '/userinfo',
+      end_session: '/v2/logout',
+      registration: '/oidc/register',
+      revocation: '/oauth/revoke'
+    },
+    pkce: { required: () => true },
+    // oidc-provider (per OIDC Core) drops offline_access without prompt=consent, which Auth0
+    // SDKs never send; like an Auth0 tenant, a client allowed refresh tokens gets them.
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: HOUR,
+      ClientCredentials: HOUR,
+      AuthorizationCode: 60,
+      IdToken: HOUR,
+      Interaction: HOUR,
+      Session: 14 * 24 * HOUR,
+      Grant: 14 * 24 * HOUR,
+      RefreshToken: 14 * 24 * HOUR
+    },
+    clientBasedCORS: (ctx, origin) => origin === clientOrigin,
+    async renderError (ctx, out) {
+      ctx.type = 'html'
+      ctx.body = `<!doctype html><title>Error</title><h1>${escape(out.error)}</h1><p>${escape(out.error_description ?? '')}</p>`
+    }
+  }
+
+  const provider = new Provider(issuer, configuration)
+  provider.proxy = false
+  return provider
+}
+
+function requestedAudience (ctx: KoaContextWithOIDC): string | undefined {
+  const value = ctx.oidc.params?.audience ?? (ctx.oidc.body as Record<string, unknown> | undefined)?.audience
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+export function escape (value: string): string {
+  return value.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
+}
