@@ -25,8 +25,14 @@ t.test('in a real browser, the admin signs in on the local issuer and sees the a
     const html = (body: string) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>client</title>${body}`)
     if (url.pathname === '/') {
       const authorize = new URL(`authorize?${new URLSearchParams({
-        client_id: 'local-spa', response_type: 'code', redirect_uri: `${clientOrigin}/callback`, scope: 'openid offline_access read:admin-messages',
-        audience, state: 'browser-test', code_challenge: pkce.challenge, code_challenge_method: 'S256'
+        client_id: 'local-spa',
+response_type: 'code',
+redirect_uri: `${clientOrigin}/callback`,
+scope: 'openid offline_access read:admin-messages',
+        audience,
+state: 'browser-test',
+code_challenge: pkce.challenge,
+code_challenge_method: 'S256'
       })}`, issuer)
       return html(`<a id="login" href="${authorize.href}">Log in</a>`)
     }
