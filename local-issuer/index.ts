@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { createInteractionHandler } from './interactions.js'
+import { ISSUER_INFO_FILE, type IssuerInfo } from './issuer-info.js'
 import { createProvider, LocalClients } from './provider.js'
 import { loadState, type FirstStartSecrets } from './state.js'
 
@@ -27,15 +28,6 @@ export interface LocalIssuer {
   created: FirstStartSecrets | undefined
   close: () => Promise<void>
 }
-
-/** What `npm run token` needs to find the running issuer; no secrets. */
-export interface IssuerInfo {
-  issuer: string
-  audience: string
-  machineClientId: string
-}
-
-export const ISSUER_INFO_FILE = 'issuer.json'
 
 /** oidc-provider on its own loopback port, with the login and consent pages beside it. */
 export async function startLocalIssuer ({ host, port, audience, clientOrigin, dataDir, log }: LocalIssuerOptions): Promise<LocalIssuer> {

@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ISSUER_INFO_FILE, type IssuerInfo } from '../local-issuer/index.js'
+// Not local-issuer/index.js: that would load oidc-provider (and its Node.js version warning) for nothing.
+import { ISSUER_INFO_FILE, type IssuerInfo } from '../local-issuer/issuer-info.js'
 import type { LocalState } from '../local-issuer/state.js'
 
 const { values } = parseArgs({ options: { scope: { type: 'string' } } })

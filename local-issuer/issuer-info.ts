@@ -1,0 +1,8 @@
+/** What `npm run token` needs to find the running local issuer; no secrets. */
+export interface IssuerInfo {
+  issuer: string
+  audience: string
+  machineClientId: string
+}
+
+export const ISSUER_INFO_FILE = 'issuer.json'
