@@ -2,15 +2,17 @@ import cors from '@fastify/cors'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import auth, { AuthError } from './plugins/auth/index.js'
+import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
+import docs from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
 import securityHeaders from './plugins/security-headers.js'
 import health from './routes/health.js'
-import messages from './routes/messages.js'
+import messages, { Permissions } from './routes/messages.js'
 
 export type AppOptions = ConfigOptions
 
-/** The whole service as one plugin: config → security headers and CORS → (local issuer) → auth → routes. */
+/** The whole service as one plugin: config → security headers and CORS → (local issuer) → auth → docs → routes. */
 async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(config, opts)
   const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin } = fastify.config
@@ -29,14 +31,20 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     maxAge: 86_400
   })
 
+  // Docs first: @fastify/swagger documents only the routes added after it.
+  const resourceMetadata = { scopesSupported: Object.values(Permissions) }
   if (localIssuerConfig === undefined) {
     fastify.decorate('localIssuer', undefined)
-    await fastify.register(auth, authConfig!)
+    await fastify.register(docs, {})
+    await fastify.register(auth, { ...authConfig!, resourceMetadata })
   } else {
-    await fastify.register(localIssuer, { ...localIssuerConfig, clientOrigin })
-    // Trusted like any issuer: discovery and JWKS over HTTP, no shortcut.
+    await fastify.register(localIssuer, { ...localIssuerConfig, clientOrigin, redirectUris: docsRedirectUris(fastify.config.port) })
     const { issuer, audience } = fastify.localIssuer!
-    await fastify.register(auth, { issuer, audience })
+    await fastify.register(docs, {
+      localIssuer: { issuer, audience, clientId: LocalClients.browser, scopes: { openid: 'Sign in', [Permissions.readAdminMessages]: 'Read the admin message' } }
+    })
+    // Trusted like any issuer: discovery and JWKS over HTTP, no shortcut.
+    await fastify.register(auth, { issuer, audience, resourceMetadata })
   }
 
   fastify.setErrorHandler(handleError)
@@ -44,6 +52,12 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
 
   await fastify.register(messages, { prefix: '/api/messages' })
   await fastify.register(health, { prefix: '/health' })
+}
+
+/** Where Swagger UI sends the browser back after signing in on the local issuer. */
+function docsRedirectUris (port: number): string[] {
+  if (port === 0) return []
+  return ['localhost', '127.0.0.1'].map(host => `http://${host}:${port}/docs/static/oauth2-redirect.html`)
 }
 
 function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {

@@ -5,10 +5,11 @@ import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { createInteractionHandler } from './interactions.js'
 import { ISSUER_INFO_FILE, type IssuerInfo } from './issuer-info.js'
-import { createProvider, LocalClients } from './provider.js'
+import { LocalClients } from './issuer-info.js'
+import { createProvider } from './provider.js'
 import { loadState, type FirstStartSecrets } from './state.js'
 
-export { LocalClients } from './provider.js'
+export { LocalClients } from './issuer-info.js'
 
 export interface LocalIssuerOptions {
   /** Loopback only: this issuer is for one developer's machine. */
@@ -17,6 +18,8 @@ export interface LocalIssuerOptions {
   port: number
   audience: string
   clientOrigin: string
+  /** More redirect URIs for the browser client. */
+  redirectUris: string[]
   dataDir: string
   log: FastifyBaseLogger
 }
@@ -30,7 +33,7 @@ export interface LocalIssuer {
 }
 
 /** oidc-provider on its own loopback port, with the login and consent pages beside it. */
-export async function startLocalIssuer ({ host, port, audience, clientOrigin, dataDir, log }: LocalIssuerOptions): Promise<LocalIssuer> {
+export async function startLocalIssuer ({ host, port, audience, clientOrigin, redirectUris, dataDir, log }: LocalIssuerOptions): Promise<LocalIssuer> {
   const { state, created } = await loadState(dataDir)
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
@@ -39,7 +42,7 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, da
   })
   const issuer = `http://${host}:${(server.address() as AddressInfo).port}/`
 
-  const provider = createProvider({ issuer, audience, clientOrigin, dataDir, state })
+  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, dataDir, state })
   provider.on('server_error', (ctx, error) => log.error({ err: error }, 'local issuer: server error'))
   const handleProvider = provider.callback()
   const handleInteraction = createInteractionHandler(provider, state, log)

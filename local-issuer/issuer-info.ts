@@ -1,3 +1,8 @@
+export const LocalClients = {
+  machine: 'local-machine',
+  browser: 'local-spa'
+} as const
+
 /** What `npm run token` needs to find the running local issuer; no secrets. */
 export interface IssuerInfo {
   issuer: string

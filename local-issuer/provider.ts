@@ -1,16 +1,14 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import { createAdapterClass } from './adapter.js'
+import { LocalClients } from './issuer-info.js'
 import { ADMIN_PERMISSIONS, type LocalState } from './state.js'
-
-export const LocalClients = {
-  machine: 'local-machine',
-  browser: 'local-spa'
-} as const
 
 export interface ProviderOptions {
   issuer: string
   audience: string
   clientOrigin: string
+  /** More redirect URIs for the browser client (the docs page's). */
+  redirectUris: string[]
   dataDir: string
   state: LocalState
 }
@@ -23,7 +21,7 @@ const HOUR = 3600
  * paths, JWT access tokens (RFC 9068) for the API's audience with `scope` and an
  * Auth0 RBAC `permissions` claim, `audience=` accepted like RFC 8707 `resource=`.
  */
-export function createProvider ({ issuer, audience, clientOrigin, dataDir, state }: ProviderOptions): Provider {
+export function createProvider ({ issuer, audience, clientOrigin, redirectUris, dataDir, state }: ProviderOptions): Provider {
   const usersBySub = new Map(state.users.map(user => [user.sub, user]))
 
   const configuration: Configuration = {
@@ -46,7 +44,7 @@ export function createProvider ({ issuer, audience, clientOrigin, dataDir, state
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        redirect_uris: [clientOrigin, `${clientOrigin}/callback`],
+        redirect_uris: [clientOrigin, `${clientOrigin}/callback`, ...redirectUris],
         post_logout_redirect_uris: [clientOrigin]
       }
     ],

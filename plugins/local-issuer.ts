@@ -14,6 +14,8 @@ export interface LocalIssuerPluginOptions {
   dataDir: string
   audience: string
   clientOrigin: string
+  /** More redirect URIs for the local browser client (the docs page's). */
+  redirectUris: string[]
 }
 
 /**

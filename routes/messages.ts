@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorSchema, MessageSchema } from './schemas.js'
+import { ForbiddenResponse, MessageSchema, ProtectedResponses } from './schemas.js'
 
 export const Messages = {
   public: "The API doesn't require an access token to share this message.",
@@ -11,18 +11,35 @@ export const Permissions = {
   readAdminMessages: 'read:admin-messages'
 } as const
 
+const tags = ['messages']
+
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/public', {
-    schema: { response: { 200: MessageSchema } }
+    schema: {
+      summary: 'A message for anyone',
+      tags,
+      response: { 200: MessageSchema }
+    }
   }, async () => ({ message: Messages.public }))
 
   fastify.get('/protected', {
-    schema: { response: { 200: MessageSchema, '4xx': ErrorSchema, 503: ErrorSchema } },
+    schema: {
+      summary: 'A message for any valid access token',
+      tags,
+      security: [{ bearerAuth: [] }],
+      response: { 200: MessageSchema, ...ProtectedResponses }
+    },
     onRequest: fastify.authenticate
   }, async () => ({ message: Messages.protected }))
 
   fastify.get('/admin', {
-    schema: { response: { 200: MessageSchema, '4xx': ErrorSchema, 503: ErrorSchema } },
+    schema: {
+      summary: `A message for tokens granting ${Permissions.readAdminMessages}`,
+      description: `Needs \`${Permissions.readAdminMessages}\` in the token's \`permissions\` array or \`scope\` string.`,
+      tags,
+      security: [{ bearerAuth: [Permissions.readAdminMessages] }],
+      response: { 200: MessageSchema, ...ProtectedResponses, 403: ForbiddenResponse }
+    },
     onRequest: fastify.authenticate,
     preHandler: fastify.requireScopes(Permissions.readAdminMessages)
   }, async () => ({ message: Messages.admin }))

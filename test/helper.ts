@@ -58,3 +58,6 @@ export async function until (condition: () => boolean | Promise<boolean>, { ever
   }
   return false
 }
+
+/** The RFC 9728 challenge parameter the app adds, as seen through inject (host localhost:80). */
+export const RESOURCE_METADATA = 'resource_metadata="http://localhost:80/.well-known/oauth-protected-resource"'

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { readBearerToken } from './bearer.js'
 import { KeyStore } from './jwks.js'
 import { resolveOptions } from './options.js'
+import { registerResourceMetadata } from './resource-metadata.js'
 import { createScopeGuards } from './scopes.js'
 import { TokenCache } from './token-cache.js'
 import { createKeyVerifierFactory, createTokenVerifier } from './verifier.js'
@@ -19,6 +20,7 @@ export {
   MissingTokenError
 } from './errors.js'
 export { grants } from './scopes.js'
+export { RESOURCE_METADATA_PATH } from './resource-metadata.js'
 
 async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const options = resolveOptions(opts)
@@ -29,18 +31,23 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   store.onRetire(key => cache.dropKey(key))
   const verifyToken = createTokenVerifier(store, cache, options)
 
+  const metadata = opts.resourceMetadata
+  const annotate = metadata === undefined || metadata === false
+    ? (error: unknown) => error
+    : registerResourceMetadata(fastify, options, metadata === true ? [] : metadata.scopesSupported ?? [])
+
   const authenticate: onRequestHookHandler = function authenticate (request, reply, done) {
     let result
     try {
       result = verifyToken(readBearerToken(request, realm))
     } catch (error) {
-      return done(error as Error)
+      return done(annotate(error, request) as Error)
     }
     if (result instanceof Promise) {
       result.then(claims => {
         request.user = claims
         done()
-      }, done)
+      }, error => done(annotate(error, request) as Error))
       return
     }
     request.user = result
@@ -49,7 +56,7 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
 
   fastify.decorateRequest('user', null)
   fastify.decorate('authenticate', authenticate)
-  const { requireScopes, requireAnyScope } = createScopeGuards(realm)
+  const { requireScopes, requireAnyScope } = createScopeGuards(realm, annotate)
   fastify.decorate('requireScopes', requireScopes)
   fastify.decorate('requireAnyScope', requireAnyScope)
   fastify.decorate('authStatus', () => ({ keysLoaded: store.loaded(), cachedTokens: cache.size }))

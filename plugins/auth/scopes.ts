@@ -1,4 +1,4 @@
-import type { preHandlerHookHandler } from 'fastify'
+import type { FastifyRequest, preHandlerHookHandler } from 'fastify'
 import { InsufficientScopeError, MissingTokenError } from './errors.js'
 import type { AccessTokenClaims } from './types.js'
 
@@ -15,8 +15,8 @@ export function grants (claims: AccessTokenClaims, permission: string): boolean 
   return typeof scope === 'string' && scope.split(' ').includes(permission)
 }
 
-/** The preHandler factories, bound to the plugin's realm. */
-export function createScopeGuards (realm: string) {
+/** The preHandler factories, bound to the plugin's realm; `annotate` may add to an error's challenge. */
+export function createScopeGuards (realm: string, annotate: (error: unknown, request: FastifyRequest) => unknown) {
   function guard (scopes: string[], every: boolean): preHandlerHookHandler {
     if (scopes.length === 0) throw new Error('requireScopes needs at least one permission')
     for (const scope of scopes) {
@@ -28,9 +28,9 @@ export function createScopeGuards (realm: string) {
     return function checkScopes (request, reply, done) {
       const claims = request.user
       // Fail closed when the route forgot `onRequest: fastify.authenticate`.
-      if (claims === null) return done(new MissingTokenError(realm))
+      if (claims === null) return done(annotate(new MissingTokenError(realm), request) as Error)
       const granted = every ? required.every(s => grants(claims, s)) : required.some(s => grants(claims, s))
-      done(granted ? undefined : new InsufficientScopeError(realm, required))
+      done(granted ? undefined : annotate(new InsufficientScopeError(realm, required), request) as Error)
     }
   }
 

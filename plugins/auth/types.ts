@@ -39,6 +39,11 @@ export interface AuthOptions {
   /** The `realm` of the `WWW-Authenticate` challenges. Default `'api'`. */
   realm?: string
   keys?: KeyOptions
+  /**
+   * Serve RFC 9728 protected resource metadata at /.well-known/oauth-protected-resource
+   * and point every challenge at it. Default off.
+   */
+  resourceMetadata?: boolean | { scopesSupported?: string[] }
   /** Most verified tokens remembered (0 turns the cache off). Default 20,000. */
   tokenCacheSize?: number
 }

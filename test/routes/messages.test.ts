@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Messages } from '../../routes/messages.js'
-import { bearer, build, envFor, idpFor } from '../helper.js'
+import { bearer, build, envFor, idpFor, RESOURCE_METADATA } from '../helper.js'
 
 t.test('GET /api/messages/public → 200 without a token', async t => {
   const app = await build(t, envFor(await idpFor(t)))
@@ -21,7 +21,7 @@ t.test('GET /api/messages/protected → 401 without a token', async t => {
   const app = await build(t, envFor(await idpFor(t)))
   const res = await app.inject('/api/messages/protected')
   t.equal(res.statusCode, 401)
-  t.equal(res.headers['www-authenticate'], 'Bearer realm="api"')
+  t.equal(res.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}`)
   t.same(res.json(), { message: 'Requires authentication' })
 })
 
@@ -39,7 +39,7 @@ t.test('GET /api/messages/admin → 403 without read:admin-messages', async t =>
   const res = await app.inject({ url: '/api/messages/admin', headers: bearer(idp.sign({ permissions: ['read:messages'] })) })
   t.equal(res.statusCode, 403)
   t.equal(res.headers['www-authenticate'],
-    'Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required permission", scope="read:admin-messages"')
+    `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required permission", scope="read:admin-messages", ${RESOURCE_METADATA}`)
   t.same(res.json(), {
     message: 'Permission denied',
     error: 'insufficient_scope',
@@ -51,7 +51,7 @@ t.test('GET /api/messages/admin → 401 without a token (authentication comes fi
   const app = await build(t, envFor(await idpFor(t)))
   const res = await app.inject('/api/messages/admin')
   t.equal(res.statusCode, 401)
-  t.equal(res.headers['www-authenticate'], 'Bearer realm="api"')
+  t.equal(res.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}`)
 })
 
 t.test('an unknown route → 404 {"message":"Not Found"}', async t => {

@@ -1,0 +1,49 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { AuthError } from './errors.js'
+import type { ResolvedOptions } from './options.js'
+
+export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
+
+// Hosts fit to quote inside a challenge parameter.
+const SAFE_HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/
+
+/**
+ * RFC 9728 protected resource metadata, and the `resource_metadata` challenge
+ * parameter (§5.1) that points clients at it.
+ */
+export function registerResourceMetadata (fastify: FastifyInstance, options: ResolvedOptions, scopesSupported: readonly string[]) {
+  const document = {
+    resource: options.audience[0],
+    authorization_servers: [options.issuer],
+    scopes_supported: [...scopesSupported],
+    bearer_methods_supported: ['header'],
+    resource_signing_alg_values_supported: [...options.algorithms]
+  }
+  const strings = { type: 'array', items: { type: 'string' } }
+  fastify.get(RESOURCE_METADATA_PATH, {
+    schema: {
+      summary: 'OAuth 2.0 Protected Resource Metadata (RFC 9728)',
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            resource: { type: 'string' },
+            authorization_servers: strings,
+            scopes_supported: strings,
+            bearer_methods_supported: strings,
+            resource_signing_alg_values_supported: strings
+          }
+        }
+      }
+    }
+  }, async () => document)
+
+  /** The error, its challenge pointing at this server's metadata document. */
+  return function withResourceMetadata (error: unknown, request: FastifyRequest): unknown {
+    if (!(error instanceof AuthError)) return error
+    const challenge = error.headers['www-authenticate']
+    if (challenge === undefined || !SAFE_HOST.test(request.host)) return error
+    error.headers['www-authenticate'] = `${challenge}, resource_metadata="${request.protocol}://${request.host}${RESOURCE_METADATA_PATH}"`
+    return error
+  }
+}

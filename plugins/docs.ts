@@ -1,0 +1,102 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import securityHeaders from './security-headers.js'
+
+export interface DocsOptions {
+  /** When the local issuer runs: the docs page can get a token from it (OAuth2 authorization code + PKCE). */
+  localIssuer?: { issuer: string, audience: string, clientId: string, scopes: Record<string, string> }
+}
+
+/**
+ * OpenAPI 3.1 from the route schemas at /docs/json, and Swagger UI at /docs. The
+ * page gets only the CSP it needs (its own scripts, inline styles, data: images,
+ * calls to the local issuer), scoped to /docs; every other route keeps the strict one.
+ */
+async function docs (fastify: FastifyInstance, { localIssuer }: DocsOptions) {
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Hello World API',
+        description: 'The Auth0 "Hello World API", protected by OAuth 2.0 JWT access tokens (RFC 6750 bearer tokens).',
+        version: '1.0.0'
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'An access token for this API; the listed roles are the permissions (permissions claim or scope) a route needs.'
+          },
+          ...(localIssuer === undefined
+            ? {}
+            : {
+                localIssuer: {
+                  type: 'oauth2',
+                  description: 'The local development issuer (only when it runs)',
+                  flows: {
+                    authorizationCode: {
+                      authorizationUrl: `${localIssuer.issuer}authorize`,
+                      tokenUrl: `${localIssuer.issuer}oauth/token`,
+                      refreshUrl: `${localIssuer.issuer}oauth/token`,
+                      scopes: localIssuer.scopes
+                    }
+                  }
+                }
+              })
+        }
+      }
+    },
+    // With the local issuer on, each protected operation also accepts its OAuth2 scheme.
+    transformObject (documentObject) {
+      if (!('openapiObject' in documentObject)) return documentObject.swaggerObject
+      const { openapiObject } = documentObject
+      if (localIssuer === undefined) return openapiObject
+      for (const path of Object.values(openapiObject.paths ?? {})) {
+        for (const operation of Object.values(path as Record<string, { security?: Array<Record<string, string[]>> }>)) {
+          const bearer = operation.security?.find(requirement => 'bearerAuth' in requirement)
+          if (bearer !== undefined) operation.security!.push({ localIssuer: bearer.bearerAuth! })
+        }
+      }
+      return openapiObject
+    }
+  })
+
+  await fastify.register(async function docsPage (child) {
+    const connect = localIssuer === undefined ? ["'self'"] : ["'self'", new URL(localIssuer.issuer).origin]
+    await child.register(securityHeaders, {
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          connectSrc: connect,
+          frameAncestors: ["'none'"]
+        }
+      },
+      frameguard: { action: 'deny' },
+      referrerPolicy: { policy: 'no-referrer' },
+      hsts: { maxAge: 31_536_000, includeSubDomains: true }
+    })
+    await child.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { deepLinking: true, persistAuthorization: false },
+      ...(localIssuer === undefined
+        ? {}
+        : {
+            initOAuth: {
+              clientId: localIssuer.clientId,
+              usePkceWithAuthorizationCodeGrant: true,
+              scopes: Object.keys(localIssuer.scopes),
+              additionalQueryStringParams: { audience: localIssuer.audience }
+            }
+          })
+    })
+  })
+}
+
+export default fp(docs, { name: 'docs', fastify: '5.x' })

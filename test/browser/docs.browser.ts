@@ -1,0 +1,50 @@
+import { existsSync, mkdtempSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import t from 'tap'
+import { Messages } from '../../routes/messages.js'
+import { tokenRequest } from '../fixtures/local-login.js'
+import { build } from '../helper.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+t.test('in a real browser, a token pasted into the docs page calls /api/messages/admin', async t => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`)
+  const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
+  const app = await build(t, { LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const api = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const { readFileSync } = await import('node:fs')
+  const { machineClientSecret } = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8'))
+  const { body } = await tokenRequest(app.localIssuer!.issuer, {
+    grant_type: 'client_credentials', client_id: 'local-machine', client_secret: machineClientSecret, audience: app.localIssuer!.audience, scope: 'read:admin-messages'
+  })
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+  const blocked: string[] = []
+  page.on('console', message => { if (/Content Security Policy/i.test(message.text())) blocked.push(message.text()) })
+  try {
+    await page.goto(`${api}/docs`)
+    await page.click('button.authorize')
+    await page.fill('input[aria-label="auth-bearer-value"]', String(body.access_token))
+    await page.click('.auth-container:has-text("bearerAuth") button[type=submit]')
+    await page.click('button.btn-done')
+    await page.click('#operations-messages-get_api_messages_admin .opblock-summary')
+    await page.click('#operations-messages-get_api_messages_admin button.try-out__btn')
+    await page.click('#operations-messages-get_api_messages_admin button.execute')
+    const result = page.locator('#operations-messages-get_api_messages_admin .live-responses-table .response-col_description .microlight').first()
+    await result.waitFor()
+    t.match(await result.textContent(), Messages.admin)
+    t.same(blocked, [], 'nothing blocked by the CSP')
+  } finally {
+    if (process.env.BROWSER_SCREENSHOT) await page.screenshot({ path: process.env.BROWSER_SCREENSHOT, fullPage: true })
+  }
+})

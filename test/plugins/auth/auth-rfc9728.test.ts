@@ -1,0 +1,54 @@
+import Fastify from 'fastify'
+import t from 'tap'
+import auth from '../../../plugins/auth/index.js'
+import { bearer, build, buildBare, envFor, idpFor } from '../../helper.js'
+
+// RFC 9728: OAuth 2.0 Protected Resource Metadata.
+
+t.test('the metadata document names the resource, its issuer, scopes, bearer methods and algorithms', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp))
+  const res = await app.inject('/.well-known/oauth-protected-resource')
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), {
+    resource: idp.audience,
+    authorization_servers: [idp.issuer],
+    scopes_supported: ['read:admin-messages'],
+    bearer_methods_supported: ['header'],
+    resource_signing_alg_values_supported: ['RS256']
+  })
+})
+
+t.test('401 and 403 challenges point at the metadata (§5.1), built from the request host', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp))
+  const missing = await app.inject({ url: '/api/messages/protected', headers: { host: 'api.example.com' } })
+  t.match(missing.headers['www-authenticate'], /, resource_metadata="http:\/\/api\.example\.com\/\.well-known\/oauth-protected-resource"$/)
+  const invalid = await app.inject({ url: '/api/messages/protected', headers: { ...bearer('x.y.z'), host: 'api.example.com:8443' } })
+  t.match(invalid.headers['www-authenticate'], 'resource_metadata="http://api.example.com:8443/.well-known/oauth-protected-resource"')
+  const forbidden = await app.inject({ url: '/api/messages/admin', headers: bearer(idp.sign()) })
+  t.match(forbidden.headers['www-authenticate'], /error="insufficient_scope".*resource_metadata="/)
+})
+
+t.test('a Host that cannot be quoted safely leaves the parameter out', async t => {
+  const app = await build(t, envFor(await idpFor(t)))
+  const res = await app.inject({ url: '/api/messages/protected', headers: { host: 'evil.example/"x' } })
+  t.equal(res.statusCode, 401)
+  t.notMatch(res.headers['www-authenticate'], 'resource_metadata')
+})
+
+t.test('the metadata is opt-in for other apps', async t => {
+  const idp = await idpFor(t)
+  const off = await buildBare(t, idp)
+  t.equal((await off.inject('/.well-known/oauth-protected-resource')).statusCode, 404)
+  t.equal((await off.inject('/me')).headers['www-authenticate'], 'Bearer realm="api"')
+
+  const on = Fastify()
+  t.teardown(() => on.close())
+  await on.register(auth, { issuer: idp.issuer, audience: idp.audience, resourceMetadata: true, algorithms: ['RS256', 'ES256'] })
+  on.get('/me', { onRequest: on.authenticate }, async () => ({}))
+  const document = (await on.inject('/.well-known/oauth-protected-resource')).json()
+  t.same(document.scopes_supported, [])
+  t.same(document.resource_signing_alg_values_supported, ['RS256', 'ES256'])
+  t.match((await on.inject('/me')).headers['www-authenticate'], 'resource_metadata=')
+})
