@@ -1,33 +1,24 @@
-import { existsSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import t from 'tap'
 import { Messages } from '../../routes/messages.js'
 import { tokenRequest } from '../fixtures/local-login.js'
+import { launchChromium } from '../fixtures/browser.js'
 import { build } from '../helper.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-
 t.test('in a real browser, a token pasted into the docs page calls /api/messages/admin', async t => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`)
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
   const app = await build(t, { LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const api = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  const { readFileSync } = await import('node:fs')
   const { machineClientSecret } = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8'))
   const { body } = await tokenRequest(app.localIssuer!.issuer, {
     grant_type: 'client_credentials', client_id: 'local-machine', client_secret: machineClientSecret, audience: app.localIssuer!.audience, scope: 'read:admin-messages'
   })
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
   const page = await browser.newPage()
   const blocked: string[] = []
   page.on('console', message => { if (/Content Security Policy/i.test(message.text())) blocked.push(message.text()) })

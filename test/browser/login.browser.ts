@@ -1,20 +1,15 @@
-import { existsSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import t from 'tap'
 import { Messages } from '../../routes/messages.js'
 import { createPkce, tokenRequest } from '../fixtures/local-login.js'
+import { launchChromium } from '../fixtures/browser.js'
 import { build } from '../helper.js'
 
-// Debian's chromium, installed by .ci/run; never a browser downloaded by a test tool.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-
 t.test('in a real browser, the admin signs in on the local issuer and sees the admin message', async t => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`)
-
   // A minimal client app: a sign-in link, and a callback that exchanges the code and calls the API.
   const pkce = createPkce()
   let apiOrigin = ''
@@ -62,12 +57,7 @@ code_challenge_method: 'S256'
   audience = app.localIssuer!.audience
   const password = app.localIssuer!.created!.passwords.admin!
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
   const page = await browser.newPage()
   await page.goto(clientOrigin)
   await page.click('#login')

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import t from 'tap'
@@ -86,9 +89,6 @@ t.test('the docs page loads with a CSP relaxed for it alone', async t => {
 })
 
 t.test('with the local issuer on, the spec offers its OAuth2 flow beside the bearer scheme', async t => {
-  const { mkdtempSync } = await import('node:fs')
-  const { tmpdir } = await import('node:os')
-  const { join } = await import('node:path')
   const app = await build(t, { LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: mkdtempSync(join(tmpdir(), 'local-issuer-')) })
   const spec = await specOf(app)
   const issuer = app.localIssuer!.issuer
