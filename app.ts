@@ -1,10 +1,10 @@
 import cors from '@fastify/cors'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import auth, { AuthError } from './plugins/auth/index.js'
+import auth, { AuthError, type AuthOptions } from './plugins/auth/index.js'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
-import docs from './plugins/docs.js'
+import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
 import securityHeaders from './plugins/security-headers.js'
 import health from './routes/health.js'
@@ -31,21 +31,23 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     maxAge: 86_400
   })
 
-  // Docs first: @fastify/swagger documents only the routes added after it.
-  const resourceMetadata = { scopesSupported: Object.values(Permissions) }
+  let trusted: Pick<AuthOptions, 'issuer' | 'audience' | 'jwksUri'>
+  let docsOptions: DocsOptions = {}
   if (localIssuerConfig === undefined) {
     fastify.decorate('localIssuer', undefined)
-    await fastify.register(docs, {})
-    await fastify.register(auth, { ...authConfig!, resourceMetadata })
+    trusted = authConfig!
   } else {
     await fastify.register(localIssuer, { ...localIssuerConfig, clientOrigin, redirectUris: docsRedirectUris(fastify.config.port) })
-    const { issuer, audience } = fastify.localIssuer!
-    await fastify.register(docs, {
-      localIssuer: { issuer, audience, clientId: LocalClients.browser, scopes: { openid: 'Sign in', [Permissions.readAdminMessages]: 'Read the admin message' } }
-    })
     // Trusted like any issuer: discovery and JWKS over HTTP, no shortcut.
-    await fastify.register(auth, { issuer, audience, resourceMetadata })
+    const { issuer, audience } = fastify.localIssuer!
+    trusted = { issuer, audience }
+    docsOptions = {
+      localIssuer: { issuer, audience, clientId: LocalClients.browser, scopes: { openid: 'Sign in', [Permissions.readAdminMessages]: 'Read the admin message' } }
+    }
   }
+  // Docs first: @fastify/swagger documents only the routes added after it.
+  await fastify.register(docs, docsOptions)
+  await fastify.register(auth, { ...trusted, resourceMetadata: { scopesSupported: Object.values(Permissions) } })
 
   fastify.setErrorHandler(handleError)
   fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ message: 'Not Found' }))

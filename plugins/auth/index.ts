@@ -31,10 +31,9 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   store.onRetire(key => cache.dropKey(key))
   const verifyToken = createTokenVerifier(store, cache, options)
 
-  const metadata = opts.resourceMetadata
-  const annotate = metadata === undefined || metadata === false
+  const annotate = options.resourceMetadataScopes === undefined
     ? (error: unknown) => error
-    : registerResourceMetadata(fastify, options, metadata === true ? [] : metadata.scopesSupported ?? [])
+    : registerResourceMetadata(fastify, options, options.resourceMetadataScopes)
 
   const authenticate: onRequestHookHandler = function authenticate (request, reply, done) {
     let result

@@ -10,6 +10,8 @@ export interface ResolvedOptions {
   clockTolerance: number
   requireAccessTokenType: boolean
   realm: string
+  /** The scopes RFC 9728 metadata lists; undefined when the metadata is off. */
+  resourceMetadataScopes: string[] | undefined
   maxAge: number
   cooldown: number
   fetchTimeout: number
@@ -54,6 +56,11 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     fail('realm', 'must be printable ASCII without quotes or backslashes')
   }
 
+  const metadata = options.resourceMetadata
+  const resourceMetadataScopes = metadata === undefined || metadata === false
+    ? undefined
+    : metadata === true ? [] : [...(metadata.scopesSupported ?? [])]
+
   const number = (option: string, value: number | undefined, fallback: number, min: number): number => {
     if (value === undefined) return fallback
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min) fail(option, `must be a number ≥ ${min}`)
@@ -69,6 +76,7 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     clockTolerance: number('clockTolerance', options.clockTolerance, 5, 0) * 1000,
     requireAccessTokenType: options.requireAccessTokenType === true,
     realm,
+    resourceMetadataScopes,
     maxAge: number('keys.maxAge', keys.maxAge, 10 * MINUTE, 1000),
     cooldown: number('keys.cooldown', keys.cooldown, 30_000, 0),
     fetchTimeout: number('keys.fetchTimeout', keys.fetchTimeout, 5000, 1),
