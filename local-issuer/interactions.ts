@@ -31,7 +31,7 @@ export function createInteractionHandler (provider: Provider, state: LocalState,
       if (action !== 'login' || req.method !== 'POST') throw new BadRequest('Unexpected request.')
       const form = await readForm(req)
       const user = await checkPassword(state.users, form.get('username') ?? '', form.get('password') ?? '')
-      if (user === undefined) return send(res, 401, loginPage(uid, clientId, 'Wrong username or password.'))
+      if (user === undefined) return send(res, 401, loginPage(uid, clientId, 'Wrong username or password.', form.get('username') ?? ''))
       return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false })
     }
 
@@ -101,16 +101,16 @@ function page (title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:16px system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}
-label,input,button{display:block;width:100%;margin:.4rem 0}input,button{padding:.5rem;font:inherit}
+label,input,button{display:block;width:100%;margin:.4rem 0;box-sizing:border-box}input,button{padding:.5rem;font:inherit}
 .note{color:#a00}.dev{background:#fe9;padding:.5rem}</style></head>
 <body><p class="dev">Local development issuer — not for production.</p><h1>${escape(title)}</h1>${body}</body></html>`
 }
 
-function loginPage (uid: string, clientId: string, error?: string): string {
+function loginPage (uid: string, clientId: string, error?: string, username = ''): string {
   return page('Sign in', `<p>to continue to <b>${escape(clientId)}</b></p>
 ${error === undefined ? '' : `<p class="note" role="alert">${escape(error)}</p>`}
 <form method="post" action="/interaction/${uid}/login">
-<label for="username">Username</label><input id="username" name="username" autocomplete="username" required autofocus>
+<label for="username">Username</label><input id="username" name="username" value="${escape(username)}" autocomplete="username" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button></form>
 <p><a href="/interaction/${uid}/abort">Cancel</a></p>`)
