@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { Messages } from '../../routes/messages.js'
-import { authorize, createPkce, tokenRequest, type TokenSet } from '../fixtures/local-login.js'
+import { authorize, CookieJar, createPkce, tokenRequest, type TokenSet } from '../fixtures/local-login.js'
 import { bearer, build, type Env } from '../helper.js'
 
 const CLIENT_ORIGIN = 'http://127.0.0.1:4040'
@@ -98,6 +98,26 @@ t.test('authorization code + PKCE through the login form: admin sees the admin m
 t.test('a wrong password is refused and the flow goes on after the right one', async t => {
   const { local } = await buildLocal(t)
   await t.rejects(login(local.issuer, local.audience, 'admin', 'not-the-password'), /unexpected page 401/)
+})
+
+t.test('the login page escapes what it echoes back', async t => {
+  const { local } = await buildLocal(t)
+  const jar = new CookieJar()
+  const start = await fetch(new URL(`authorize?${new URLSearchParams({
+    client_id: 'local-spa', response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', audience: local.audience, code_challenge: createPkce().challenge, code_challenge_method: 'S256'
+  })}`, local.issuer), { redirect: 'manual' })
+  jar.store(start)
+  const interaction = new URL(start.headers.get('location')!, local.issuer)
+  const res = await fetch(new URL(`${interaction.pathname}/login`, local.issuer), {
+    method: 'POST',
+    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: '"><script>alert(1)</script>', password: 'x' })
+  })
+  t.equal(res.status, 401)
+  const html = await res.text()
+  t.notMatch(html, '<script>')
+  t.match(html, 'value="&#34;&#62;&#60;script&#62;')
+  t.match(String(res.headers.get('content-security-policy')), "default-src 'none'")
 })
 
 t.test('code exchange errors: bad PKCE verifier, replayed code, wrong redirect URI', async t => {
