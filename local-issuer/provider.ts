@@ -114,7 +114,10 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
       Grant: 14 * 24 * HOUR,
       RefreshToken: 14 * 24 * HOUR
     },
-    clientBasedCORS: (ctx, origin) => origin === clientOrigin,
+    // A browser (public) client may call from the origins of its redirect URIs: the client
+    // app's and the docs page's. Confidential clients have no business calling from a browser.
+    clientBasedCORS: (ctx, origin, client) =>
+      client.clientAuthMethod === 'none' && (client.redirectUris ?? []).some(uri => URL.canParse(uri) && new URL(uri).origin === origin),
     async renderError (ctx, out) {
       ctx.type = 'html'
       ctx.body = `<!doctype html><title>Error</title><h1>${escape(out.error)}</h1><p>${escape(out.error_description ?? '')}</p>`

@@ -11,8 +11,9 @@ export interface DocsOptions {
 
 /**
  * OpenAPI 3.1 from the route schemas at /docs/json, and Swagger UI at /docs. The
- * page gets only the CSP it needs (its own scripts, inline styles, data: images,
- * calls to the local issuer), scoped to /docs; every other route keeps the strict one.
+ * page gets only the relaxations it needs, scoped to /docs: a CSP for its own scripts,
+ * inline styles, data: images and calls to the local issuer, and no COOP isolation for
+ * its sign-in popup. Every other route keeps the strict headers.
  */
 async function docs (fastify: FastifyInstance, { localIssuer }: DocsOptions) {
   await fastify.register(swagger, {
@@ -78,6 +79,9 @@ async function docs (fastify: FastifyInstance, { localIssuer }: DocsOptions) {
           frameAncestors: ["'none'"]
         }
       },
+      // The sign-in popup returns through the issuer's origin; COOP same-origin would cut
+      // its window.opener, and with it Swagger UI's OAuth2 flow.
+      crossOriginOpenerPolicy: { policy: 'unsafe-none' },
       frameguard: { action: 'deny' },
       referrerPolicy: { policy: 'no-referrer' },
       hsts: { maxAge: 31_536_000, includeSubDomains: true }

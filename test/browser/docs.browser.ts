@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -37,5 +37,43 @@ t.test('in a real browser, a token pasted into the docs page calls /api/messages
     t.same(blocked, [], 'nothing blocked by the CSP')
   } finally {
     if (process.env.BROWSER_SCREENSHOT) await page.screenshot({ path: process.env.BROWSER_SCREENSHOT, fullPage: true })
+  }
+})
+
+t.test('in a real browser, the docs page signs in on the local issuer and calls /api/messages/admin', async t => {
+  // A fixed port: the docs page's redirect URI is registered for PORT.
+  const probe = createServer()
+  await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
+  const port = (probe.address() as AddressInfo).port
+  await new Promise(resolve => probe.close(resolve))
+
+  const app = await build(t, { PORT: String(port), LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: mkdtempSync(join(tmpdir(), 'local-issuer-')) })
+  await app.listen({ port, host: '127.0.0.1' })
+  const password = app.localIssuer!.created!.passwords.admin!
+
+  const browser = await launchChromium(t)
+  const page = await browser.newPage()
+  try {
+    await page.goto(`http://127.0.0.1:${port}/docs`)
+    await page.click('button.authorize')
+    const section = page.locator('.auth-container:has-text("localIssuer")')
+    const [popup] = await Promise.all([
+      page.waitForEvent('popup'),
+      section.locator('button.authorize').click()
+    ])
+    await popup.fill('#username', 'admin')
+    await popup.fill('#password', password)
+    await popup.click('button[type=submit]')
+    await popup.click('button[type=submit]')
+    await page.getByText('Authorized', { exact: true }).waitFor()
+    await page.click('button.btn-done')
+    await page.click('#operations-messages-get_api_messages_admin .opblock-summary')
+    await page.click('#operations-messages-get_api_messages_admin button.try-out__btn')
+    await page.click('#operations-messages-get_api_messages_admin button.execute')
+    const result = page.locator('#operations-messages-get_api_messages_admin .live-responses-table .response-col_description .microlight').first()
+    await result.waitFor()
+    t.match(await result.textContent(), Messages.admin)
+  } finally {
+    if (process.env.BROWSER_SCREENSHOT) await page.screenshot({ path: process.env.BROWSER_SCREENSHOT.replace(/\.png$/, '-oauth.png'), fullPage: true })
   }
 })
