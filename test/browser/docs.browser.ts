@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Page } from 'playwright-core'
 import t from 'tap'
 import { Messages } from '../../routes/messages.js'
 import { tokenRequest } from '../fixtures/local-login.js'
@@ -28,12 +29,7 @@ t.test('in a real browser, a token pasted into the docs page calls /api/messages
     await page.fill('input[aria-label="auth-bearer-value"]', String(body.access_token))
     await page.click('.auth-container:has-text("bearerAuth") button[type=submit]')
     await page.click('button.btn-done')
-    await page.click('#operations-messages-get_api_messages_admin .opblock-summary')
-    await page.click('#operations-messages-get_api_messages_admin button.try-out__btn')
-    await page.click('#operations-messages-get_api_messages_admin button.execute')
-    const result = page.locator('#operations-messages-get_api_messages_admin .live-responses-table .response-col_description .microlight').first()
-    await result.waitFor()
-    t.match(await result.textContent(), Messages.admin)
+    t.match(await tryAdminRoute(page), Messages.admin)
     t.same(blocked, [], 'nothing blocked by the CSP')
   } finally {
     if (process.env.BROWSER_SCREENSHOT) await page.screenshot({ path: process.env.BROWSER_SCREENSHOT, fullPage: true })
@@ -67,13 +63,19 @@ t.test('in a real browser, the docs page signs in on the local issuer and calls 
     await popup.click('button[type=submit]')
     await page.getByText('Authorized', { exact: true }).waitFor()
     await page.click('button.btn-done')
-    await page.click('#operations-messages-get_api_messages_admin .opblock-summary')
-    await page.click('#operations-messages-get_api_messages_admin button.try-out__btn')
-    await page.click('#operations-messages-get_api_messages_admin button.execute')
-    const result = page.locator('#operations-messages-get_api_messages_admin .live-responses-table .response-col_description .microlight').first()
-    await result.waitFor()
-    t.match(await result.textContent(), Messages.admin)
+    t.match(await tryAdminRoute(page), Messages.admin)
   } finally {
     if (process.env.BROWSER_SCREENSHOT) await page.screenshot({ path: process.env.BROWSER_SCREENSHOT.replace(/\.png$/, '-oauth.png'), fullPage: true })
   }
 })
+
+/** "Try it out" on GET /api/messages/admin; the response body Swagger UI shows. */
+async function tryAdminRoute (page: Page): Promise<string | null> {
+  const operation = '#operations-messages-get_api_messages_admin'
+  await page.click(`${operation} .opblock-summary`)
+  await page.click(`${operation} button.try-out__btn`)
+  await page.click(`${operation} button.execute`)
+  const result = page.locator(`${operation} .live-responses-table .response-col_description .microlight`).first()
+  await result.waitFor()
+  return result.textContent()
+}
