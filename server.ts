@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import Fastify from 'fastify'
 import app from './app.js'
-import { ConfigError, LOG_LEVELS } from './plugins/config.js'
+import { ConfigError, LOG_LEVELS, parseTrustProxy } from './plugins/config.js'
 
 // The Auth0 samples keep their settings in .env; variables already set win.
 if (existsSync('.env')) process.loadEnvFile('.env')
@@ -12,8 +12,18 @@ if (!(LOG_LEVELS as readonly string[]).includes(level)) {
   process.exit(1)
 }
 
+let trustProxy: ReturnType<typeof parseTrustProxy>
+try {
+  trustProxy = parseTrustProxy(process.env.TRUST_PROXY)
+} catch (error) {
+  console.error(`Configuration error: ${(error as Error).message}`)
+  process.exit(1)
+}
+
 const server = Fastify({
   logger: { level, redact: ['req.headers.authorization'] },
+  // Behind a TLS-terminating proxy, the scheme and host in challenges come from X-Forwarded-*.
+  trustProxy,
   // Hello World clients send no bodies; keep what a request may cost small.
   bodyLimit: 16 * 1024
 })

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import fastifyEnv from '@fastify/env'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -17,7 +18,8 @@ export const EnvSchema = Type.Object({
   JWKS_URI: Type.Optional(Type.String()),
   CLIENT_ORIGIN_URL: Type.String({ default: 'http://localhost:4040' }),
   LOCAL_ISSUER_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-  LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: '.local-issuer' })
+  LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: '.local-issuer' }),
+  TRUST_PROXY: Type.Optional(Type.String())
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -34,6 +36,30 @@ export interface Config {
 
 /** The Auth0 Hello World samples' API identifier, used by the local issuer unless AUDIENCE is set. */
 export const DEFAULT_LOCAL_AUDIENCE = 'https://hello-world.example.com'
+
+/**
+ * Fastify's trustProxy from TRUST_PROXY: `true`, a hop count, or addresses/CIDRs
+ * separated by commas. Read by server.ts, since Fastify takes it at construction.
+ */
+export function parseTrustProxy (value: string | undefined): boolean | string | ((address: string, hop: number) => boolean) {
+  const trimmed = value?.trim() ?? ''
+  if (trimmed === '' || trimmed === 'false') return false
+  if (trimmed === 'true') return true
+  if (/^\d+$/.test(trimmed)) {
+    const hops = Number(trimmed)
+    return (address, hop) => hop < hops
+  }
+  const addresses = trimmed.split(',').map(part => part.trim())
+  for (const address of addresses) {
+    const [ip = '', bits, extra] = address.split('/')
+    const maxBits = isIP(ip) === 4 ? 32 : isIP(ip) === 6 ? 128 : 0
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits)
+    if (maxBits === 0 || !okBits || extra !== undefined) {
+      throw new ConfigError(`TRUST_PROXY must be true, a hop count, or IP addresses/CIDRs separated by commas (got ${JSON.stringify(value)})`)
+    }
+  }
+  return addresses.join(',')
+}
 
 /** A setting that stops start-up; its message names the variable. */
 export class ConfigError extends Error {

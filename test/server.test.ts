@@ -46,6 +46,12 @@ t.test('an unknown LOG_LEVEL stops start-up naming LOG_LEVEL', async t => {
   t.match(server.output().stderr, /^Configuration error: LOG_LEVEL must be one of/)
 })
 
+t.test('a bad TRUST_PROXY stops start-up naming TRUST_PROXY', async t => {
+  const server = startServer({ TRUST_PROXY: 'yes' })
+  t.equal(await server.exited, 1)
+  t.match(server.output().stderr, /^Configuration error: TRUST_PROXY must be true, a hop count, or IP addresses/)
+})
+
 t.test('over real HTTP: serves the API, never logs the token, closes on SIGTERM', async t => {
   const idp = await idpFor(t)
   const server = startServer({ ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'trace' })

@@ -1,5 +1,6 @@
 import Fastify from 'fastify'
 import t from 'tap'
+import app from '../../../app.js'
 import auth from '../../../plugins/auth/index.js'
 import { bearer, build, buildBare, envFor, idpFor } from '../../helper.js'
 
@@ -28,6 +29,18 @@ t.test('401 and 403 challenges point at the metadata (§5.1), built from the req
   t.match(invalid.headers['www-authenticate'], 'resource_metadata="http://api.example.com:8443/.well-known/oauth-protected-resource"')
   const forbidden = await app.inject({ url: '/api/messages/admin', headers: bearer(idp.sign()) })
   t.match(forbidden.headers['www-authenticate'], /error="insufficient_scope".*resource_metadata="/)
+})
+
+t.test('behind a trusted proxy, the pointer uses the forwarded scheme and host', async t => {
+  const idp = await idpFor(t)
+  const server = Fastify({ trustProxy: true })
+  t.teardown(() => server.close())
+  await server.register(app, { env: envFor(idp) })
+  const res = await server.inject({
+    url: '/api/messages/protected',
+    headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' }
+  })
+  t.match(res.headers['www-authenticate'], 'resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"')
 })
 
 t.test('a Host that cannot be quoted safely leaves the parameter out', async t => {
