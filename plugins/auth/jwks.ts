@@ -37,6 +37,9 @@ export class IssuerMismatchError extends Error {
   }
 }
 
+// Requests that may wait together on one fetch; past this, they are told to retry at once.
+const MAX_WAITERS = 1000
+
 interface Endpoints {
   issuer: string
   jwksUri: string
@@ -58,6 +61,7 @@ export class KeyStore {
   #failing = false
   #startError: Error | undefined
   #inFlight: Promise<void> | undefined
+  #waiters = 0
   #timer: NodeJS.Timeout | undefined
   #closed = false
   readonly #retireListeners: Array<(key: KeyRecord) => void> = []
@@ -93,14 +97,22 @@ export class KeyStore {
   /**
    * A key the set does not hold: wait for the fetch in flight, or start one if
    * the cooldown allows, else answer at once. Throws KeysUnavailableError when
-   * the provider cannot be reached, so the client is told to retry, not that
-   * its token is bad.
+   * the provider cannot be reached, or too many requests already wait, so the
+   * client is told to retry, not that its token is bad.
    */
   async fetchUnknown (kid: string): Promise<KeyRecord | undefined> {
     if (this.#inFlight === undefined && Date.now() - this.#lastAttemptAt >= this.#options.cooldown) {
       this.refresh()
     }
-    if (this.#inFlight !== undefined) await this.#inFlight
+    if (this.#inFlight !== undefined) {
+      if (this.#waiters >= MAX_WAITERS) throw new KeysUnavailableError(1)
+      this.#waiters++
+      try {
+        await this.#inFlight
+      } finally {
+        this.#waiters--
+      }
+    }
     const key = this.#keys.get(kid)
     if (key === undefined && (this.#failing || this.#keys.size === 0)) {
       const wait = this.#options.cooldown - (Date.now() - this.#lastAttemptAt)

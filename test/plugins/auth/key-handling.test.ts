@@ -133,6 +133,27 @@ t.test('a slow provider is cut off at the fetch timeout: requests never hang', a
   t.equal(res.statusCode, 503)
 })
 
+t.test('at most 1,000 requests wait on a slow fetch; the rest are told to retry at once', async t => {
+  const idp = await idpFor(t)
+  const logs: LogRecord[] = []
+  const app = await buildBare(t, idp, { keys: { ...FAST, fetchTimeout: 2000 } }, logs)
+  idp.fault = 'slow'
+  idp.slowMs = 60_000
+  await sleep(FAST.cooldown + 50)
+  const claims = { iss: idp.issuer, aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 600 }
+  const fetchFailed = () => logs.some(l => l.level === WARN)
+  let answeredBeforeTheFetchFailed = 0
+  const results = await Promise.all(Array.from({ length: 1500 }, () =>
+    app.inject({ url: '/me', headers: bearer(forgeToken({ alg: 'RS256', kid: randomUUID() }, claims, 'c2ln')) })
+      .then(res => {
+        if (!fetchFailed()) answeredBeforeTheFetchFailed++
+        return res
+      })))
+  t.ok(results.every(r => r.statusCode === 503), 'all told to retry: the provider never answered')
+  t.equal(answeredBeforeTheFetchFailed, 500, 'the 500 past the cap were answered without waiting on the provider')
+  t.equal(idp.requests.jwks, 2, 'one fetch for all of them')
+})
+
 t.test('failures are logged once per fetch, not per request', async t => {
   const idp = await idpFor(t)
   const logs: LogRecord[] = []
