@@ -9,7 +9,6 @@ import { LocalClients } from './issuer-info.js'
 import { createProvider } from './provider.js'
 import { loadState, type FirstStartSecrets } from './state.js'
 
-export { LocalClients } from './issuer-info.js'
 
 export interface LocalIssuerOptions {
   /** Loopback only: this issuer is for one developer's machine. */
