@@ -9,7 +9,6 @@ import { LocalClients } from './issuer-info.js'
 import { createProvider } from './provider.js'
 import { loadState, type FirstStartSecrets } from './state.js'
 
-
 export interface LocalIssuerOptions {
   /** Loopback only: this issuer is for one developer's machine. */
   host: '127.0.0.1'
