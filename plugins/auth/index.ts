@@ -27,8 +27,13 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const { realm } = options
 
   const cache = new TokenCache(options.tokenCacheSize)
-  const store = new KeyStore({ ...options, createVerifier: createKeyVerifierFactory(options), log: fastify.log })
-  store.onRetire(key => cache.dropKey(key))
+  const store = new KeyStore({
+    ...options,
+    createVerifier: createKeyVerifierFactory(options),
+    // Tokens a key verified leave the cache with it, at once.
+    onRetire: key => cache.dropKey(key),
+    log: fastify.log
+  })
   const verifyToken = createTokenVerifier(store, cache, options)
 
   const annotate = options.resourceMetadataScopes === undefined

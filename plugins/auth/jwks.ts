@@ -5,13 +5,12 @@ import { importSigningKeys, type SigningKey } from './signing-keys.js'
 import { parseProviderUrl, withoutTrailingSlash } from './urls.js'
 import type { AccessTokenClaims, Algorithm } from './types.js'
 
-/** A trusted key with its verifier; `retired` once the provider no longer publishes it. */
+/** A trusted key with its verifier. */
 export interface KeyRecord {
   readonly kid: string
   readonly pem: string
   readonly issuer: string
   readonly verify: (token: string) => AccessTokenClaims
-  retired: boolean
 }
 
 export type CreateKeyVerifier = (key: SigningKey, issuer: string) => (token: string) => AccessTokenClaims
@@ -26,6 +25,8 @@ export interface KeyStoreOptions {
   staleIfError: number
   maxResponseBytes: number
   createVerifier: CreateKeyVerifier
+  /** Called, synchronously, for each key that is no longer trusted. */
+  onRetire: (key: KeyRecord) => void
   log: FastifyBaseLogger
 }
 
@@ -64,7 +65,6 @@ export class KeyStore {
   #waiters = 0
   #timer: NodeJS.Timeout | undefined
   #closed = false
-  readonly #retireListeners: Array<(key: KeyRecord) => void> = []
 
   constructor (options: KeyStoreOptions) {
     this.#options = options
@@ -77,10 +77,6 @@ export class KeyStore {
 
   loaded (): boolean {
     return this.#keys.size > 0
-  }
-
-  onRetire (listener: (key: KeyRecord) => void): void {
-    this.#retireListeners.push(listener)
   }
 
   /** First load. A provider that is down is logged and retried; a wrong issuer stops start-up. */
@@ -170,17 +166,12 @@ export class KeyStore {
     for (const [kid, key] of keys) {
       const kept = previous.get(kid)
       const same = kept !== undefined && kept.pem === key.pem && kept.issuer === issuer
-      next.set(kid, same ? kept : { kid, pem: key.pem, issuer, verify: this.#options.createVerifier(key, issuer), retired: false })
+      next.set(kid, same ? kept : { kid, pem: key.pem, issuer, verify: this.#options.createVerifier(key, issuer) })
     }
     this.#keys = next
     for (const record of previous.values()) {
-      if (next.get(record.kid) !== record) this.#retire(record)
+      if (next.get(record.kid) !== record) this.#options.onRetire(record)
     }
-  }
-
-  #retire (record: KeyRecord): void {
-    record.retired = true
-    for (const listener of this.#retireListeners) listener(record)
   }
 
   #fail (error: Error): void {
@@ -191,7 +182,7 @@ export class KeyStore {
       log.error({ reason: error.message }, 'identity provider keys are older than the stale-if-error limit; dropping them')
       const stale = this.#keys
       this.#keys = new Map()
-      for (const record of stale.values()) this.#retire(record)
+      for (const record of stale.values()) this.#options.onRetire(record)
       return
     }
     log.warn({ reason: error.message, usingLastGoodKeys: this.#keys.size > 0 }, 'could not refresh the identity provider keys')

@@ -49,7 +49,7 @@ export class TokenCache {
   get (id: string): AccessTokenClaims | undefined {
     const entry = this.#entries.get(id)
     if (entry === undefined) return
-    if (Date.now() >= entry.expiresAt || entry.key.retired) {
+    if (Date.now() >= entry.expiresAt) {
       this.#entries.delete(id)
       return
     }

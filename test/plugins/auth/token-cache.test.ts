@@ -54,7 +54,7 @@ t.test('a cached hit still checks permissions per route', async t => {
 })
 
 t.test('a token used since it was cached survives one eviction round (second chance)', async t => {
-  const key: KeyRecord = { kid: 'k', pem: '', issuer: 'i', verify: () => { throw new Error('unused') }, retired: false }
+  const key: KeyRecord = { kid: 'k', pem: '', issuer: 'i', verify: () => { throw new Error('unused') } }
   const cache = new TokenCache(3)
   const claims = (sub: string) => ({ iss: 'i', aud: 'a', exp: now() + 600, sub })
   for (const id of ['a', 'b', 'c']) cache.set(id, claims(id), key)
