@@ -6,12 +6,12 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { startIdp, type Idp } from '../test/fixtures/idp.js'
+import { freePort } from '../test/fixtures/net.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
 const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 3)
@@ -225,12 +225,4 @@ function hasTaskset (): boolean {
 
 function pin (pid: number, cpu: string) {
   if (hasTaskset()) execFileSync('taskset', ['-p', '-c', cpu, String(pid)], { stdio: 'ignore' })
-}
-
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as { port: number }
-  await new Promise(resolve => probe.close(resolve))
-  return port
 }

@@ -61,3 +61,6 @@ export async function until (condition: () => boolean | Promise<boolean>, { ever
 
 /** The RFC 9728 challenge parameter the app adds, as seen through inject (host localhost:80). */
 export const RESOURCE_METADATA = 'resource_metadata="http://localhost:80/.well-known/oauth-protected-resource"'
+
+/** Environment for a child process that runs TypeScript through tap's loader, with tap's settings. */
+export const TS_LOADER_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('TS_NODE_')))

@@ -6,16 +6,14 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { Messages } from '../routes/messages.js'
-import { bearer, build } from './helper.js'
+import { bearer, build, TS_LOADER_ENV } from './helper.js'
 
 const SCRIPT = fileURLToPath(new URL('../scripts/token.ts', import.meta.url))
-// The same TypeScript loader and settings tap uses.
-const LOADER_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('TS_NODE_')))
 
 async function token (dataDir: string, args: string[] = []) {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [...process.execArgv, SCRIPT, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...LOADER_ENV, LOCAL_ISSUER_DATA: dataDir },
+      env: { PATH: process.env.PATH ?? '', ...TS_LOADER_ENV, LOCAL_ISSUER_DATA: dataDir },
       timeout: 30_000
     })
     return { code: 0, stdout: stdout.trim(), stderr }

@@ -4,16 +4,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { idpFor } from './helper.js'
+import { idpFor, TS_LOADER_ENV } from './helper.js'
 
 // server.ts in a child process, through the same TypeScript loader and settings tap uses.
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url))
-const LOADER_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('TS_NODE_')))
 
 function startServer (env: Record<string, string>) {
   const child = spawn(process.execPath, [...process.execArgv, SERVER], {
     cwd: mkdtempSync(join(tmpdir(), 'server-test-')),
-    env: { PATH: process.env.PATH ?? '', ...LOADER_ENV, ...env },
+    env: { PATH: process.env.PATH ?? '', ...TS_LOADER_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let stdout = ''

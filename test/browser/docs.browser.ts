@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
@@ -7,6 +7,7 @@ import t from 'tap'
 import { Messages } from '../../routes/messages.js'
 import { tokenRequest } from '../fixtures/local-login.js'
 import { launchChromium } from '../fixtures/browser.js'
+import { freePort } from '../fixtures/net.js'
 import { build } from '../helper.js'
 
 t.test('in a real browser, a token pasted into the docs page calls /api/messages/admin', async t => {
@@ -38,10 +39,7 @@ t.test('in a real browser, a token pasted into the docs page calls /api/messages
 
 t.test('in a real browser, the docs page signs in on the local issuer and calls /api/messages/admin', async t => {
   // A fixed port: the docs page's redirect URI is registered for PORT.
-  const probe = createServer()
-  await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
-  const port = (probe.address() as AddressInfo).port
-  await new Promise(resolve => probe.close(resolve))
+  const port = await freePort()
 
   const app = await build(t, { PORT: String(port), LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: mkdtempSync(join(tmpdir(), 'local-issuer-')) })
   await app.listen({ port, host: '127.0.0.1' })

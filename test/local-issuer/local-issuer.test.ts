@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { Messages } from '../../routes/messages.js'
 import { authorize, CookieJar, createPkce, tokenRequest, type TokenSet } from '../fixtures/local-login.js'
+import { freePort } from '../fixtures/net.js'
 import { bearer, build, type Env } from '../helper.js'
 
 const CLIENT_ORIGIN = 'http://127.0.0.1:4040'
@@ -229,14 +229,6 @@ t.test('first start makes secrets and prints them once; passwords are stored has
   t.equal(second.local.created, undefined, 'nothing printed again')
   t.equal((await second.call('/api/messages/protected', token)).statusCode, 200, 'the signing key survived')
 })
-
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise(resolve => probe.close(resolve))
-  return port
-}
 
 function codeForm (code: string, verifier: string) {
   return { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: 'local-spa' }
