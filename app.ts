@@ -6,7 +6,7 @@ import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
-import securityHeaders from './plugins/security-headers.js'
+import securityHeaders, { SampleHeaders } from './plugins/security-headers.js'
 import health from './routes/health.js'
 import messages, { Permissions } from './routes/messages.js'
 
@@ -17,13 +17,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(config, opts)
   const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin } = fastify.config
 
-  // The headers of the Auth0 Hello World API samples.
-  await fastify.register(securityHeaders, {
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } },
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
-    hsts: { maxAge: 31_536_000, includeSubDomains: true }
-  })
+  await fastify.register(securityHeaders, SampleHeaders)
   await fastify.register(cors, {
     origin: clientOrigin,
     methods: ['GET'],

@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import securityHeaders from './security-headers.js'
+import securityHeaders, { SampleHeaders } from './security-headers.js'
 
 export interface DocsOptions {
   /** When the local issuer runs: the docs page can get a token from it (OAuth2 authorization code + PKCE). */
@@ -69,6 +69,7 @@ async function docs (fastify: FastifyInstance, { localIssuer }: DocsOptions) {
   await fastify.register(async function docsPage (child) {
     const connect = localIssuer === undefined ? ["'self'"] : ["'self'", new URL(localIssuer.issuer).origin]
     await child.register(securityHeaders, {
+      ...SampleHeaders,
       contentSecurityPolicy: {
         useDefaults: false,
         directives: {
@@ -81,10 +82,7 @@ async function docs (fastify: FastifyInstance, { localIssuer }: DocsOptions) {
       },
       // The sign-in popup returns through the issuer's origin; COOP same-origin would cut
       // its window.opener, and with it Swagger UI's OAuth2 flow.
-      crossOriginOpenerPolicy: { policy: 'unsafe-none' },
-      frameguard: { action: 'deny' },
-      referrerPolicy: { policy: 'no-referrer' },
-      hsts: { maxAge: 31_536_000, includeSubDomains: true }
+      crossOriginOpenerPolicy: { policy: 'unsafe-none' }
     })
     await child.register(swaggerUi, {
       routePrefix: '/docs',

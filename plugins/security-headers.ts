@@ -2,6 +2,14 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet, { type HelmetOptions } from 'helmet'
 
+/** The headers of the Auth0 Hello World API samples. */
+export const SampleHeaders = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'self'"], frameAncestors: ["'none'"] } },
+  frameguard: { action: 'deny' },
+  referrerPolicy: { policy: 'no-referrer' },
+  hsts: { maxAge: 31_536_000, includeSubDomains: true }
+} as const satisfies HelmetOptions
+
 /**
  * The response headers helmet sets for these options, with no-store caching.
  * Without CSP nonces they never change, so helmet runs once at start-up and each
