@@ -1,24 +1,26 @@
 import { existsSync } from 'node:fs'
 import Fastify from 'fastify'
 import app from './app.js'
-import { ConfigError, LOG_LEVELS, parseTrustProxy } from './plugins/config.js'
+import { ConfigError, resolveServerOptions } from './plugins/config.js'
 
 // The Auth0 samples keep their settings in .env; variables already set win.
 if (existsSync('.env')) process.loadEnvFile('.env')
 
-const level = process.env.LOG_LEVEL || 'info'
-if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-  console.error(`Configuration error: LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(level)})`)
+/** A configuration error is one line naming the variable; anything else is logged in full. */
+function exitOnStartError (error: unknown, log?: (error: unknown) => void): never {
+  if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`)
+  else if (log !== undefined) log(error)
+  else console.error(error)
   process.exit(1)
 }
 
-let trustProxy: ReturnType<typeof parseTrustProxy>
+let serverOptions: ReturnType<typeof resolveServerOptions>
 try {
-  trustProxy = parseTrustProxy(process.env.TRUST_PROXY)
+  serverOptions = resolveServerOptions(process.env)
 } catch (error) {
-  console.error(`Configuration error: ${(error as Error).message}`)
-  process.exit(1)
+  exitOnStartError(error)
 }
+const { level, trustProxy } = serverOptions
 
 const server = Fastify({
   logger: { level, redact: ['req.headers.authorization'] },
@@ -33,12 +35,7 @@ try {
   await server.listen({ port: server.config.port, host: server.config.host })
   if (server.localIssuer !== undefined) printNewcomerGuide()
 } catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(`Configuration error: ${error.message}`)
-  } else {
-    server.log.fatal({ err: error }, 'the server could not start')
-  }
-  process.exit(1)
+  exitOnStartError(error, err => server.log.fatal({ err }, 'the server could not start'))
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

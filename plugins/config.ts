@@ -38,8 +38,20 @@ export interface Config {
 export const DEFAULT_LOCAL_AUDIENCE = 'https://hello-world.example.com'
 
 /**
+ * What Fastify needs at construction, before the config plugin runs: the log
+ * level and trustProxy. Read by server.ts; throws ConfigError naming the variable.
+ */
+export function resolveServerOptions (env: Record<string, string | undefined>) {
+  const level = env.LOG_LEVEL || 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(level)})`)
+  }
+  return { level, trustProxy: parseTrustProxy(env.TRUST_PROXY) }
+}
+
+/**
  * Fastify's trustProxy from TRUST_PROXY: `true`, a hop count, or addresses/CIDRs
- * separated by commas. Read by server.ts, since Fastify takes it at construction.
+ * separated by commas.
  */
 export function parseTrustProxy (value: string | undefined): boolean | string | ((address: string, hop: number) => boolean) {
   const trimmed = value?.trim() ?? ''
