@@ -1,4 +1,5 @@
 import { createDecoder, createVerifier } from 'fast-jwt'
+import { decodeProtectedHeader } from 'jose'
 import { InvalidTokenError } from './errors.js'
 import type { CreateKeyVerifier, KeyRecord, KeyStore } from './jwks.js'
 import { isUsableKid } from './signing-keys.js'
@@ -46,7 +47,8 @@ export interface TokenVerifierOptions {
   realm: string
 }
 
-type Decoded = { header: Record<string, unknown>, payload: Record<string, unknown> }
+type Header = Record<string, unknown>
+type Payload = Record<string, unknown>
 
 /**
  * The function, throwing without a stack. A rejected token is expected input, not
@@ -86,15 +88,18 @@ export function createKeyVerifierFactory ({ audience, clockTolerance }: TokenVer
 export function createTokenVerifier (store: KeyStore, cache: TokenCache, options: TokenVerifierOptions) {
   const { algorithms, audience, clockTolerance, requireAccessTokenType, realm } = options
   const acceptedTypes = new Set(requireAccessTokenType ? ['at+jwt'] : ['jwt', 'at+jwt'])
-  const decode = withoutStackTraces(createDecoder({ complete: true }) as (token: string) => Decoded)
+  // Only the JOSE header is needed to pick the key; fast-jwt parses the whole token
+  // when it verifies, so parsing the payload here too cost a second decode per token.
+  const readHeader = withoutStackTraces(decodeProtectedHeader as (token: string) => Header)
+  const readPayload = withoutStackTraces(createDecoder() as (token: string) => Payload)
   const reject = (description: string) => new InvalidTokenError(realm, description)
 
-  function check (key: KeyRecord, token: string, id: string | undefined, payload: Decoded['payload']): AccessTokenClaims {
+  function check (key: KeyRecord, token: string, id: string | undefined): AccessTokenClaims {
     let claims: AccessTokenClaims
     try {
       claims = key.verify(token)
     } catch (error) {
-      throw reject(describe(error, payload, key.issuer))
+      throw reject(describe(error, token, key.issuer))
     }
     const { iat } = claims
     if (iat !== undefined && (typeof iat !== 'number' || iat * 1000 > Date.now() + clockTolerance)) {
@@ -105,9 +110,11 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
     return claims
   }
 
-  function describe (error: unknown, payload: Decoded['payload'], issuer: string): string {
+  /** A claim failure names the claim; the payload is parsed again only for that (rare) case. */
+  function describe (error: unknown, token: string, issuer: string): string {
     const code = String((error as { code?: unknown }).code)
     if (!CLAIM_CODES.has(code)) return REJECTION_BY_CODE[code] ?? Rejections.invalid
+    const payload = readPayload(token)
     if (payload.iss !== issuer) return Rejections.issuer
     const aud = payload.aud
     const audiences = Array.isArray(aud) ? aud : [aud]
@@ -123,13 +130,12 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
       if (claims !== undefined) return claims
     }
 
-    let decoded: Decoded
+    let header: Header
     try {
-      decoded = decode(token)
+      header = readHeader(token)
     } catch {
       throw reject(Rejections.malformed)
     }
-    const { header, payload } = decoded
     if (typeof header.alg !== 'string' || !algorithms.has(header.alg as Algorithm)) throw reject(Rejections.algorithm)
     const typ = header.typ
     if (typ === undefined ? requireAccessTokenType : !acceptedTypes.has(normalizeType(typ))) throw reject(Rejections.type)
@@ -137,10 +143,10 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
     if (!isUsableKid(kid)) throw reject(Rejections.kid)
 
     const key = store.get(kid)
-    if (key !== undefined) return check(key, token, id, payload)
+    if (key !== undefined) return check(key, token, id)
     return store.fetchUnknown(kid).then(found => {
       if (found === undefined) throw reject(Rejections.unknownKey)
-      return check(found, token, id, payload)
+      return check(found, token, id)
     })
   }
 }
