@@ -1,12 +1,13 @@
-import type { FastifyInstance, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { readBearerToken } from './bearer.js'
+import { AuthError } from './errors.js'
 import { KeyStore } from './jwks.js'
 import { resolveOptions } from './options.js'
 import { registerResourceMetadata } from './resource-metadata.js'
 import { createScopeGuards } from './scopes.js'
 import { TokenCache } from './token-cache.js'
-import { createKeyVerifierFactory, createTokenVerifier } from './verifier.js'
+import { createKeyVerifierFactory, createTokenVerifier, type Verdict } from './verifier.js'
 import type { AuthOptions } from './types.js'
 
 export type { AccessTokenClaims, Algorithm, AuthOptions, AuthStatus, KeyOptions } from './types.js'
@@ -40,22 +41,24 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     ? (error: unknown) => error
     : registerResourceMetadata(fastify, options, options.resourceMetadataScopes)
 
+  function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: Verdict) {
+    if (verdict instanceof AuthError) return done(annotate(verdict, request) as Error)
+    request.user = verdict
+    done()
+  }
+
   const authenticate: onRequestHookHandler = function authenticate (request, reply, done) {
-    let result
+    let verdict
     try {
-      result = verifyToken(readBearerToken(request, realm))
+      verdict = verifyToken(readBearerToken(request, realm))
     } catch (error) {
       return done(annotate(error, request) as Error)
     }
-    if (result instanceof Promise) {
-      result.then(claims => {
-        request.user = claims
-        done()
-      }, error => done(annotate(error, request) as Error))
+    if (verdict instanceof Promise) {
+      verdict.then(settled => settle(request, done, settled), error => done(annotate(error, request) as Error))
       return
     }
-    request.user = result
-    done()
+    settle(request, done, verdict)
   }
 
   fastify.decorateRequest('user', null)

@@ -10,10 +10,11 @@ export interface KeyRecord {
   readonly kid: string
   readonly pem: string
   readonly issuer: string
-  readonly verify: (token: string) => AccessTokenClaims
+  /** The claims, or the library's error (returned, not thrown: see verifier.ts). */
+  readonly verify: (token: string) => AccessTokenClaims | Error
 }
 
-export type CreateKeyVerifier = (key: SigningKey, issuer: string) => (token: string) => AccessTokenClaims
+export type CreateKeyVerifier = (key: SigningKey, issuer: string) => KeyRecord['verify']
 
 export interface KeyStoreOptions {
   issuer: string
