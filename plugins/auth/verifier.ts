@@ -112,7 +112,10 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
     return claims
   }
 
-  /** A claim failure names the claim; the payload is parsed again only for that (rare) case. */
+  /**
+   * A claim failure names the claim. The payload is parsed again only for that (rare)
+   * case; fast-jwt raised the claim error after parsing it, so this parse succeeds.
+   */
   function describe (error: Error, token: string, issuer: string): string {
     const code = String((error as { code?: unknown }).code)
     if (!CLAIM_CODES.has(code)) return REJECTION_BY_CODE[code] ?? Rejections.invalid
