@@ -8,23 +8,25 @@ const BEARER_SCHEME = /^Bearer(?: |$)/i
 /**
  * The bearer token of a request, read from the Authorization header only:
  * never the query string, a form body or a cookie (RFC 6750 §2.2, §2.3 are not offered).
+ * A request without a usable one gets the error to answer with, returned like the
+ * verifier's rejections rather than thrown.
  */
-export function readBearerToken (request: FastifyRequest, realm: string): string {
+export function readBearerToken (request: FastifyRequest, realm: string): string | MissingTokenError | InvalidRequestError {
   const header = request.headers.authorization
-  if (header === undefined || header === '') throw new MissingTokenError(realm)
+  if (header === undefined || header === '') return new MissingTokenError(realm)
 
   const match = BEARER_CREDENTIALS.exec(header)
   if (match !== null) {
     if (hasSecondAuthorizationHeader(request.raw.rawHeaders)) {
-      throw new InvalidRequestError(realm, 'Send one Authorization header')
+      return new InvalidRequestError(realm, 'Send one Authorization header')
     }
     return match[1] as string
   }
   if (BEARER_SCHEME.test(header)) {
-    throw new InvalidRequestError(realm, 'The Authorization header must be Bearer followed by one token')
+    return new InvalidRequestError(realm, 'The Authorization header must be Bearer followed by one token')
   }
   // Another scheme (Basic, DPoP…): the request carries no bearer credentials.
-  throw new MissingTokenError(realm)
+  return new MissingTokenError(realm)
 }
 
 // Node keeps only the first of repeated Authorization headers; look at the raw ones.

@@ -7,8 +7,8 @@ import { resolveOptions } from './options.js'
 import { registerResourceMetadata } from './resource-metadata.js'
 import { createScopeGuards } from './scopes.js'
 import { TokenCache } from './token-cache.js'
-import { createKeyVerifierFactory, createTokenVerifier, type Verdict } from './verifier.js'
-import type { AuthOptions } from './types.js'
+import { createKeyVerifierFactory, createTokenVerifier } from './verifier.js'
+import type { AccessTokenClaims, AuthOptions } from './types.js'
 
 export type { AccessTokenClaims, Algorithm, AuthOptions, AuthStatus, KeyOptions } from './types.js'
 export { SUPPORTED_ALGORITHMS } from './types.js'
@@ -41,19 +41,16 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     ? (error: unknown) => error
     : registerResourceMetadata(fastify, options, options.resourceMetadataScopes)
 
-  function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: Verdict) {
+  function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: AccessTokenClaims | AuthError) {
     if (verdict instanceof AuthError) return done(annotate(verdict, request) as Error)
     request.user = verdict
     done()
   }
 
+  // Rejections come back as values from both steps; only a key-store outage rejects.
   const authenticate: onRequestHookHandler = function authenticate (request, reply, done) {
-    let verdict
-    try {
-      verdict = verifyToken(readBearerToken(request, realm))
-    } catch (error) {
-      return done(annotate(error, request) as Error)
-    }
+    const token = readBearerToken(request, realm)
+    const verdict = typeof token === 'string' ? verifyToken(token) : token
     if (verdict instanceof Promise) {
       verdict.then(settled => settle(request, done, settled), error => done(annotate(error, request) as Error))
       return

@@ -83,7 +83,7 @@ export function createKeyVerifierFactory ({ audience, clockTolerance }: TokenVer
 }
 
 /** The claims of a valid token, or why it was rejected. */
-export type Verdict = AccessTokenClaims | InvalidTokenError
+type Verdict = AccessTokenClaims | InvalidTokenError
 
 /**
  * Verifies a bearer token: synchronously when its key is known (the hot path),
