@@ -117,6 +117,36 @@ t.test('a forged token never reaches the handler and never answers 500', async t
   }
 })
 
+t.test('a header shared with valid tokens carries no verdict to a token that is not a JWS', async t => {
+  const { idp, app, claims, expectRejected } = await setup(t)
+  const token = idp.sign(claims)
+  const [header, payload, signature] = token.split('.')
+  const notJws = [`${header}`, `${header}.${payload}`, `${header}.${payload}.${signature}.${signature}`, `${header}..`]
+  // Malformed first, so that nothing a bad token leaves behind can be read by a good one…
+  for (const bad of notJws) await expectRejected(bad, `${bad.split('.').length} segments before a valid token`, PROTECTED)
+  t.equal((await app.inject({ url: ADMIN, headers: bearer(token) })).statusCode, 200, 'the valid token after them')
+  // …and after, so that a header read for a good token does not vouch for a bad one.
+  for (const bad of notJws) {
+    const res = await expectRejected(bad, `${bad.split('.').length} segments after a valid token`, PROTECTED)
+    t.equal(res.json().error_description, Rejections.malformed)
+  }
+})
+
+t.test('a flood of distinct headers neither fetches keys nor stops valid tokens', async t => {
+  const { idp, app, claims } = await setup(t)
+  const token = idp.sign(claims)
+  const impostor = createKeyPair('key-1')
+  const verdicts = new Map<string, number>()
+  for (let i = 0; i < 200; i++) {
+    const res = await app.inject({ url: ADMIN, headers: bearer(signRaw({ typ: 'at+jwt', nonce: i }, claims, impostor)) })
+    const verdict = `${res.statusCode} ${res.json().error_description}`
+    verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1)
+    if (i % 50 === 49) t.equal((await app.inject({ url: ADMIN, headers: bearer(token) })).statusCode, 200, `a valid token after ${i + 1} distinct headers`)
+  }
+  t.same(Object.fromEntries(verdicts), { [`401 ${Rejections.signature}`]: 200 }, 'every forged header rejected for its signature')
+  t.equal(idp.requests.jwks, 1, 'no key fetch beyond start-up')
+})
+
 function createPublicPem (jwk: JsonWebKey): string {
   return createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string
 }
