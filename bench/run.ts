@@ -1,11 +1,12 @@
 /**
  * Load benchmark: the built server pinned to core 0, against the loopback
- * issuer with real keys, driven by autocannon on core 1. Every workload runs
- * next to the no-auth public route in each repetition; the table gives the
- * median and range. Loopback only, bounded in time and request count.
+ * issuer with real keys, driven by autocannon on core 1. In each repetition
+ * every workload runs between two runs of the no-auth public route, and is
+ * compared with their mean; the table gives the median and range. Loopback
+ * only, bounded in time and request count.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,8 +18,8 @@ const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
 const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 3)
 const NEW_TOKENS_PER_RUN = Number(process.env.BENCH_NEW_TOKENS ?? 15_000)
 const POOL_SIZE = 10_000
+const BASELINE_SECONDS = 1
 const CONNECTIONS = 10
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100
 
 interface Workload {
   name: string
@@ -39,6 +40,9 @@ interface Workload {
 /** rps is NaN for fixed-count runs: autocannon ends those on its next 1 s tick, so their rate is not measured. */
 interface Sample { rps: number, p50: number, p99: number, cpuUs: number, clientCpu: number }
 
+/** A workload's run, and how it compares with the no-auth runs just before and after it. */
+interface PairedSample extends Sample { ratio: number, authUs: number }
+
 const serverPath = fileURLToPath(new URL('../server.js', import.meta.url))
 if (!existsSync(serverPath)) {
   console.error('No build found (dist/server.js): run `npm run bench`, which builds first.')
@@ -52,25 +56,35 @@ const port = await freePort()
 const server = startServer(idp, port)
 try {
   await waitUntilReady(port)
-  const { workloads, warmups } = await prepareWorkloads(idp)
+  const { baseline, workloads, warmups } = await prepareWorkloads(idp)
   // Let the JIT settle before anything is recorded.
-  for (const workload of warmups) await measure(workload, port, server.pid!)
-  const samples = new Map<string, Sample[]>(workloads.map(w => [w.name, []]))
+  for (const workload of [baseline, ...warmups]) await measure(workload, port, server.pid!)
+  const baselineRuns: Sample[] = []
+  const samples = new Map<string, PairedSample[]>(workloads.map(w => [w.name, []]))
   for (let rep = 1; rep <= REPETITIONS; rep++) {
+    // The never-seen runs of the repetition before evicted part of the pool.
+    for (const workload of workloads) if (workload.pool !== undefined && workload.expect === 200) await recall(workload, port, server.pid!)
+    let before = await measure(baseline, port, server.pid!)
+    baselineRuns.push(before)
     for (const workload of workloads) {
-      if (workload.pool !== undefined && workload.expect === 200) await recall(workload, port, server.pid!)
-      samples.get(workload.name)!.push(await measure(workload, port, server.pid!))
+      const sample = await measure(workload, port, server.pid!)
+      const after = await measure(baseline, port, server.pid!)
+      baselineRuns.push(after)
+      // The host's speed drifts within seconds: compare with the no-auth runs on either side.
+      const noAuthUs = (before.cpuUs + after.cpuUs) / 2
+      samples.get(workload.name)!.push({ ...sample, ratio: sample.cpuUs / noAuthUs, authUs: sample.cpuUs - noAuthUs })
+      before = after
     }
     console.error(`repetition ${rep}/${REPETITIONS} done`)
   }
   const outage = await measureOutage(idp, port, server.pid!)
-  printTable(samples, outage, peakRssMb(server.pid!), stealShare(stealBefore, machineTicks()))
+  printTable(baselineRuns, samples, outage, peakRssMb(server.pid!), stealShare(stealBefore, machineTicks()))
 } finally {
   server.kill('SIGTERM')
   await idp.close()
 }
 
-async function prepareWorkloads (idp: Idp): Promise<{ workloads: Workload[], warmups: Workload[] }> {
+async function prepareWorkloads (idp: Idp): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[] }> {
   console.error(`minting ${POOL_SIZE + (NEW_TOKENS_PER_RUN + 1) * REPETITIONS} RS256 tokens…`)
   const one = idp.sign()
   const admin = idp.sign({ permissions: ['read:admin-messages'] })
@@ -79,8 +93,8 @@ async function prepareWorkloads (idp: Idp): Promise<{ workloads: Workload[], war
   const warmupFresh = Array.from({ length: REPETITIONS * 1000 }, (_, i) => idp.sign({ sub: `warm-${i}` }))
   // A real kid and header, with another token's (valid-looking) signature.
   const forged = pool.slice(0, 1000).map((token, i) => token.replace(/[^.]+$/, pool[i + 1]!.split('.')[2]!))
+  const baseline: Workload = { name: 'no auth: public route (baseline)', path: '/api/messages/public', expect: 200, duration: BASELINE_SECONDS }
   const workloads: Workload[] = [
-    { name: 'no auth: public route (baseline)', path: '/api/messages/public', expect: 200 },
     { name: 'protected, one token repeated', path: '/api/messages/protected', expect: 200, token: one },
     { name: 'protected, 10,000-token pool', path: '/api/messages/protected', expect: 200, pool },
     { name: 'protected, never-seen tokens', path: '/api/messages/protected', expect: 200, tokens: cycle(fresh), amount: NEW_TOKENS_PER_RUN },
@@ -90,14 +104,14 @@ async function prepareWorkloads (idp: Idp): Promise<{ workloads: Workload[], war
   const warmups = workloads.map(w => w.amount === undefined
     ? { ...w, duration: 1 }
     : { ...w, tokens: cycle(warmupFresh), amount: warmupFresh.length })
-  return { workloads, warmups }
+  return { baseline, workloads, warmups }
 }
 
 /**
  * Sends each pool token once, unmeasured: the pool stands for active users, whose
- * tokens are cached. Without this, the never-seen runs of the repetition before
- * (15,000 inserts into a 20,000-entry cache) evicted part of the pool, and the
- * pool's CPU per request measured cache misses instead.
+ * tokens are cached. Without this, the never-seen runs (15,000 inserts into a
+ * 20,000-entry cache) evicted part of the pool, and the pool's CPU per request
+ * measured cache misses instead.
  */
 async function recall ({ name, path, pool }: Workload, port: number, pid: number) {
   await measure({ name: `${name} (recall)`, path, expect: 200, tokens: cycle(pool!), amount: pool!.length }, port, pid)
@@ -115,7 +129,7 @@ async function measureOutage (idp: Idp, port: number, pid: number): Promise<Samp
 
 async function measure (workload: Workload, port: number, pid: number): Promise<Sample> {
   const { token, tokens, pool } = workload
-  const before = cpuTicks(pid)
+  const before = cpuNs(pid)
   const clientBefore = process.cpuUsage()
   const startedAt = process.hrtime.bigint()
   const result = await autocannon({
@@ -129,7 +143,7 @@ async function measure (workload: Workload, port: number, pid: number): Promise<
         ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `Bearer ${tokens()}` } }) }]
         : [{ method: 'GET' }]
   })
-  const cpuUs = (cpuTicks(pid) - before) * (1e6 / CLOCK_TICKS) / result.requests.total
+  const cpuUs = (cpuNs(pid) - before) / 1000 / result.requests.total
   const elapsedUs = Number(process.hrtime.bigint() - startedAt) / 1000
   const client = process.cpuUsage(clientBefore)
   const statuses = result.statusCodeStats as unknown as Record<string, { count: number }>
@@ -146,28 +160,30 @@ async function measure (workload: Workload, port: number, pid: number): Promise<
   }
 }
 
-function printTable (samples: Map<string, Sample[]>, outage: Sample, rssMb: number, steal: number) {
-  const baselineRuns = [...samples.values()][0]!.map(s => s.cpuUs)
-  const baseline = median(baselineRuns)
+function printTable (baselineRuns: Sample[], samples: Map<string, PairedSample[]>, outage: Sample, rssMb: number, steal: number) {
+  // The outage run follows the last repetition: compare it with the no-auth run just before it.
+  const lastNoAuthUs = baselineRuns.at(-1)!.cpuUs
   const cell = (values: number[], digits = 0) => values.some(Number.isNaN)
     ? '—'
-    : `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`
+    : values.length === 1
+      ? values[0]!.toFixed(digits)
+      : `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`
+  const row = (name: string, runs: Sample[], ratio: string, auth: string) => {
+    const clientCpu = `${(median(runs.map(s => s.clientCpu)) * 100).toFixed(0)}%`
+    return `| ${name} | ${cell(runs.map(s => s.rps))} | ${cell(runs.map(s => s.p50))} | ${cell(runs.map(s => s.p99))} | ${cell(runs.map(s => s.cpuUs), 1)} | ${ratio} | ${auth} | ${clientCpu} |`
+  }
   const lines = [
     '| workload | requests/s | p50 ms | p99 ms | server CPU µs/req | × no-auth CPU | auth µs/req | load generator CPU |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |'
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    row('no auth: public route (baseline)', baselineRuns, '1.00', '—')
   ]
-  for (const [index, [name, runs]] of [...samples].entries()) {
-    const cpu = runs.map(s => s.cpuUs)
-    // Against the baseline of the same repetition: the host's speed drifts between repetitions.
-    const ratio = median(cpu.map((value, rep) => value / baselineRuns[rep]!))
-    const auth = index === 0 ? '—' : median(cpu.map((value, rep) => value - baselineRuns[rep]!)).toFixed(1)
-    const clientCpu = `${(median(runs.map(s => s.clientCpu)) * 100).toFixed(0)}%`
-    lines.push(`| ${name} | ${cell(runs.map(s => s.rps))} | ${cell(runs.map(s => s.p50))} | ${cell(runs.map(s => s.p99))} | ${cell(cpu, 1)} | ${ratio.toFixed(2)} | ${auth} | ${clientCpu} |`)
+  for (const [name, runs] of samples) {
+    lines.push(row(name, runs, cell(runs.map(s => s.ratio), 2), median(runs.map(s => s.authUs)).toFixed(1)))
   }
-  lines.push(`| forged tokens while the provider hangs | ${outage.rps.toFixed(0)} | ${outage.p50} | ${outage.p99} | ${outage.cpuUs.toFixed(1)} | ${(outage.cpuUs / baseline).toFixed(2)} | ${(outage.cpuUs - baseline).toFixed(1)} | ${(outage.clientCpu * 100).toFixed(0)}% |`)
+  lines.push(row('forged tokens while the provider hangs', [outage], (outage.cpuUs / lastNoAuthUs).toFixed(2), (outage.cpuUs - lastNoAuthUs).toFixed(1)))
   console.log(lines.join('\n'))
-  console.log(`\nPeak server RSS over the whole run: ${rssMb.toFixed(0)} MB. ${REPETITIONS} repetitions × ${DURATION_SECONDS} s ` +
-    `(never-seen: ${NEW_TOKENS_PER_RUN} requests each), ${CONNECTIONS} connections; median (min–max).`)
+  console.log(`\nPeak server RSS over the whole run: ${rssMb.toFixed(0)} MB. ${REPETITIONS} repetitions; each workload ${DURATION_SECONDS} s ` +
+    `(never-seen: ${NEW_TOKENS_PER_RUN} requests) between two ${BASELINE_SECONDS} s no-auth runs; ${CONNECTIONS} connections; median (min–max).`)
   // A virtual machine's host can take CPU away ("steal"); above a few percent, timings are not comparable.
   console.log(`CPU steal during the run: ${(steal * 100).toFixed(1)}% of the machine's time${steal > 0.03 ? ' (high: rerun for numbers worth comparing)' : ''}.`)
 }
@@ -201,11 +217,15 @@ function cycle (tokens: string[]): () => string {
   return () => tokens[i++ % tokens.length]!
 }
 
-function cpuTicks (pid: number): number {
-  // Fields after the command name: utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return Number(fields[11]) + Number(fields[12])
+/** CPU time of all the process's threads (V8's GC helpers too), in ns, from the scheduler's own accounting. */
+function cpuNs (pid: number): number {
+  let total = 0
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0])
+    } catch {} // the thread ended between the listing and the read
+  }
+  return total
 }
 
 /** [steal, total] jiffies of all CPUs, from /proc/stat. */
