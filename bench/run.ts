@@ -19,6 +19,9 @@ const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 3)
 const NEW_TOKENS_PER_RUN = Number(process.env.BENCH_NEW_TOKENS ?? 15_000)
 const POOL_SIZE = 10_000
 const BASELINE_SECONDS = 1
+const PAIRED_ROUNDS = 6
+// Requests of each kind per paired round; each chunk of never-seen tokens serves one round on each server.
+const PAIRED_REQUESTS = 8_000
 const CONNECTIONS = 10
 
 interface Workload {
@@ -54,9 +57,10 @@ const stealBefore = machineTicks()
 const idp = await startIdp()
 const port = await freePort()
 const server = startServer(idp, port)
+let twin: ChildProcess | undefined
 try {
   await waitUntilReady(port)
-  const { baseline, workloads, warmups } = await prepareWorkloads(idp)
+  const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp)
   // Let the JIT settle before anything is recorded.
   for (const workload of [baseline, ...warmups]) await measure(workload, port, server.pid!)
   const baselineRuns: Sample[] = []
@@ -78,14 +82,21 @@ try {
     console.error(`repetition ${rep}/${REPETITIONS} done`)
   }
   const outage = await measureOutage(idp, port, server.pid!)
-  printTable(baselineRuns, samples, outage, peakRssMb(server.pid!), stealShare(stealBefore, machineTicks()))
+  const rssMb = peakRssMb(server.pid!)
+  const forgedMinusNeverSeen = await measureForgedAgainstNeverSeen(idp, { port, pid: server.pid! }, paired)
+  printTable(baselineRuns, samples, outage, rssMb, stealShare(stealBefore, machineTicks()))
+  printPaired(forgedMinusNeverSeen)
 } finally {
-  server.kill('SIGTERM')
+  for (const each of [server, twin]) each?.kill('SIGTERM')
   await idp.close()
 }
 
-async function prepareWorkloads (idp: Idp): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[] }> {
-  console.error(`minting ${POOL_SIZE + (NEW_TOKENS_PER_RUN + 1) * REPETITIONS} RS256 tokens…`)
+interface PairedTokens { neverSeen: string[], forged: string[] }
+
+async function prepareWorkloads (idp: Idp): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
+  // Two unrecorded warm-up rounds; each chunk serves one round on each server (their caches are their own).
+  const pairedCount = (PAIRED_ROUNDS / 2 + 1) * PAIRED_REQUESTS
+  console.error(`minting ${POOL_SIZE + (NEW_TOKENS_PER_RUN + 1) * REPETITIONS + pairedCount} RS256 tokens…`)
   const one = idp.sign()
   const admin = idp.sign({ permissions: ['read:admin-messages'] })
   const pool = Array.from({ length: POOL_SIZE }, (_, i) => idp.sign({ sub: `user-${i}` }))
@@ -104,7 +115,8 @@ async function prepareWorkloads (idp: Idp): Promise<{ baseline: Workload, worklo
   const warmups = workloads.map(w => w.amount === undefined
     ? { ...w, duration: 1 }
     : { ...w, tokens: cycle(warmupFresh), amount: warmupFresh.length })
-  return { baseline, workloads, warmups }
+  const paired = { neverSeen: Array.from({ length: pairedCount }, (_, i) => idp.sign({ sub: `paired-${i}` })), forged }
+  return { baseline, workloads, warmups, paired }
 }
 
 /**
@@ -115,6 +127,34 @@ async function prepareWorkloads (idp: Idp): Promise<{ baseline: Workload, worklo
  */
 async function recall ({ name, path, pool }: Workload, port: number, pid: number) {
   await measure({ name: `${name} (recall)`, path, expect: 200, tokens: cycle(pool!), amount: pool!.length }, port, pid)
+}
+
+/**
+ * Forged minus never-seen tokens, paired: a second server joins the first on core 0,
+ * and the two are loaded at the same time, one with each kind, swapped every round.
+ * Whatever the host does then hits both alike; sequential runs seconds apart drift
+ * by more than the few µs this compares. Both servers share the core, so only the
+ * difference is reported, not their µs per request. The slower kind finishes last,
+ * with the core to itself for a moment, which flatters it by about 1 µs.
+ */
+async function measureForgedAgainstNeverSeen (idp: Idp, first: { port: number, pid: number }, { neverSeen, forged }: PairedTokens): Promise<number[]> {
+  const twinPort = await freePort()
+  twin = startServer(idp, twinPort)
+  await waitUntilReady(twinPort)
+  const servers = [first, { port: twinPort, pid: twin.pid! }]
+  const path = '/api/messages/protected'
+  const differences: number[] = []
+  // Rounds 0 and 1 warm the second server up with each kind and are not recorded.
+  for (let round = 0; round < PAIRED_ROUNDS + 2; round++) {
+    const [valid, bad] = round % 2 === 0 ? servers : [...servers].reverse()
+    const chunk = neverSeen.slice(Math.floor(round / 2) * PAIRED_REQUESTS, (Math.floor(round / 2) + 1) * PAIRED_REQUESTS)
+    const [validRun, forgedRun] = await Promise.all([
+      measure({ name: 'paired never-seen', path, expect: 200, tokens: cycle(chunk), amount: PAIRED_REQUESTS }, valid!.port, valid!.pid),
+      measure({ name: 'paired forged', path, expect: 401, tokens: cycle(forged), amount: PAIRED_REQUESTS }, bad!.port, bad!.pid)
+    ])
+    if (round > 1) differences.push(forgedRun.cpuUs - validRun.cpuUs)
+  }
+  return differences
 }
 
 /** 401 latency for forged tokens while the provider hangs (slower than the fetch timeout). */
@@ -186,6 +226,12 @@ function printTable (baselineRuns: Sample[], samples: Map<string, PairedSample[]
     `(never-seen: ${NEW_TOKENS_PER_RUN} requests) between two ${BASELINE_SECONDS} s no-auth runs; ${CONNECTIONS} connections; median (min–max).`)
   // A virtual machine's host can take CPU away ("steal"); above a few percent, timings are not comparable.
   console.log(`CPU steal during the run: ${(steal * 100).toFixed(1)}% of the machine's time${steal > 0.03 ? ' (high: rerun for numbers worth comparing)' : ''}.`)
+}
+
+function printPaired (forgedMinusNeverSeen: number[]) {
+  const cells = forgedMinusNeverSeen.map(d => d.toFixed(1)).join(', ')
+  console.log(`Forged minus never-seen tokens, paired (two servers on core 0 loaded at once, swapped each round; ${PAIRED_ROUNDS} rounds × ${PAIRED_REQUESTS} requests): ` +
+    `median ${median(forgedMinusNeverSeen).toFixed(1)} µs of server CPU per request (rounds: ${cells}).`)
 }
 
 function startServer (idp: Idp, port: number): ChildProcess {
