@@ -135,7 +135,7 @@ async function recall ({ name, path, pool }: Workload, port: number, pid: number
  * Whatever the host does then hits both alike; sequential runs seconds apart drift
  * by more than the few µs this compares. Both servers share the core, so only the
  * difference is reported, not their µs per request. The slower kind finishes last,
- * with the core to itself for a moment, which flatters it by about 1 µs.
+ * with the core to itself for a moment, which flatters it slightly.
  */
 async function measureForgedAgainstNeverSeen (idp: Idp, first: { port: number, pid: number }, { neverSeen, forged }: PairedTokens): Promise<number[]> {
   const twinPort = await freePort()

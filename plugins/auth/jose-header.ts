@@ -10,7 +10,7 @@ const MAX_REMEMBERED_HEADERS = 32
  * Reads the JOSE header of a compact JWS (three segments), or undefined when it
  * is not one. jose parses the header segment strictly (base64url, UTF-8, a JSON
  * object); the result is remembered by that segment, since an issuer's tokens
- * share a few headers and the parse cost 2–4 µs a token inside the server.
+ * share a few headers and the parse cost about 3 µs a token inside the server.
  *
  * Only successful parses are remembered, under exactly the text parsed, so no
  * token can change what another token's header reads. The memo is cleared when
