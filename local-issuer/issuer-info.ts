@@ -11,3 +11,6 @@ export interface IssuerInfo {
 }
 
 export const ISSUER_INFO_FILE = 'issuer.json'
+
+/** Where the local issuer keeps its state unless LOCAL_ISSUER_DATA says otherwise. */
+export const DEFAULT_DATA_DIR = '.local-issuer'

@@ -30,7 +30,7 @@ export interface FirstStartSecrets {
 
 export const ADMIN_PERMISSIONS = ['read:admin-messages']
 
-const STATE_FILE = 'state.json'
+export const STATE_FILE = 'state.json'
 const KEY_LENGTH = 32
 
 /**

@@ -3,6 +3,7 @@ import fastifyEnv from '@fastify/env'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Type, type Static } from 'typebox'
+import { DEFAULT_DATA_DIR } from '../local-issuer/issuer-info.js'
 import { parseProviderUrl } from './auth/urls.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -18,7 +19,7 @@ export const EnvSchema = Type.Object({
   JWKS_URI: Type.Optional(Type.String()),
   CLIENT_ORIGIN_URL: Type.String({ default: 'http://localhost:4040' }),
   LOCAL_ISSUER_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-  LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: '.local-issuer' }),
+  LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: DEFAULT_DATA_DIR }),
   TRUST_PROXY: Type.Optional(Type.String())
 })
 

@@ -7,11 +7,11 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 // Not local-issuer/index.js: that would load oidc-provider (and its Node.js version warning) for nothing.
-import { ISSUER_INFO_FILE, type IssuerInfo } from '../local-issuer/issuer-info.js'
-import type { LocalState } from '../local-issuer/state.js'
+import { DEFAULT_DATA_DIR, ISSUER_INFO_FILE, type IssuerInfo } from '../local-issuer/issuer-info.js'
+import { STATE_FILE, type LocalState } from '../local-issuer/state.js'
 
 const { values } = parseArgs({ options: { scope: { type: 'string' } } })
-const dataDir = process.env.LOCAL_ISSUER_DATA || '.local-issuer'
+const dataDir = process.env.LOCAL_ISSUER_DATA || DEFAULT_DATA_DIR
 
 async function readJson<T> (file: string): Promise<T> {
   try {
@@ -23,7 +23,7 @@ async function readJson<T> (file: string): Promise<T> {
 
 try {
   const info = await readJson<IssuerInfo>(ISSUER_INFO_FILE)
-  const { machineClientSecret } = await readJson<LocalState>('state.json')
+  const { machineClientSecret } = await readJson<LocalState>(STATE_FILE)
   const form = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: info.machineClientId,
