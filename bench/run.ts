@@ -83,7 +83,10 @@ try {
   }
   const outage = await measureOutage(idp, port, server.pid!)
   const rssMb = peakRssMb(server.pid!)
-  const forgedMinusNeverSeen = await measureForgedAgainstNeverSeen(idp, { port, pid: server.pid! }, paired)
+  const twinPort = await freePort()
+  twin = startServer(idp, twinPort)
+  await waitUntilReady(twinPort)
+  const forgedMinusNeverSeen = await measureForgedAgainstNeverSeen([{ port, pid: server.pid! }, { port: twinPort, pid: twin.pid! }], paired)
   printTable(baselineRuns, samples, outage, rssMb, stealShare(stealBefore, machineTicks()))
   printPaired(forgedMinusNeverSeen)
 } finally {
@@ -102,8 +105,7 @@ async function prepareWorkloads (idp: Idp): Promise<{ baseline: Workload, worklo
   const pool = Array.from({ length: POOL_SIZE }, (_, i) => idp.sign({ sub: `user-${i}` }))
   const fresh = Array.from({ length: NEW_TOKENS_PER_RUN * REPETITIONS }, (_, i) => idp.sign({ sub: `new-${i}` }))
   const warmupFresh = Array.from({ length: REPETITIONS * 1000 }, (_, i) => idp.sign({ sub: `warm-${i}` }))
-  // A real kid and header, with another token's (valid-looking) signature.
-  const forged = pool.slice(0, 1000).map((token, i) => token.replace(/[^.]+$/, pool[i + 1]!.split('.')[2]!))
+  const forged = forgeSignatures(pool.slice(0, 1001))
   const baseline: Workload = { name: 'no auth: public route (baseline)', path: '/api/messages/public', expect: 200, duration: BASELINE_SECONDS }
   const workloads: Workload[] = [
     { name: 'protected, one token repeated', path: '/api/messages/protected', expect: 200, token: one },
@@ -129,6 +131,11 @@ async function recall ({ name, path, pool }: Workload, port: number, pid: number
   await measure({ name: `${name} (recall)`, path, expect: 200, tokens: cycle(pool!), amount: pool!.length }, port, pid)
 }
 
+/** Each token but the last with the next one's signature: a real kid and header, a valid-looking but wrong signature. */
+function forgeSignatures (tokens: string[]): string[] {
+  return tokens.slice(0, -1).map((token, i) => token.replace(/[^.]+$/, tokens[i + 1]!.split('.')[2]!))
+}
+
 /**
  * Forged minus never-seen tokens, paired: a second server joins the first on core 0,
  * and the two are loaded at the same time, one with each kind, swapped every round.
@@ -137,11 +144,7 @@ async function recall ({ name, path, pool }: Workload, port: number, pid: number
  * difference is reported, not their µs per request. The slower kind finishes last,
  * with the core to itself for a moment, which flatters it slightly.
  */
-async function measureForgedAgainstNeverSeen (idp: Idp, first: { port: number, pid: number }, { neverSeen, forged }: PairedTokens): Promise<number[]> {
-  const twinPort = await freePort()
-  twin = startServer(idp, twinPort)
-  await waitUntilReady(twinPort)
-  const servers = [first, { port: twinPort, pid: twin.pid! }]
+async function measureForgedAgainstNeverSeen (servers: Array<{ port: number, pid: number }>, { neverSeen, forged }: PairedTokens): Promise<number[]> {
   const path = '/api/messages/protected'
   const differences: number[] = []
   // Rounds 0 and 1 warm the second server up with each kind and are not recorded.
@@ -160,8 +163,7 @@ async function measureForgedAgainstNeverSeen (idp: Idp, first: { port: number, p
 /** 401 latency for forged tokens while the provider hangs (slower than the fetch timeout). */
 async function measureOutage (idp: Idp, port: number, pid: number): Promise<Sample> {
   idp.fault = 'slow'
-  const pool = Array.from({ length: 200 }, (_, i) => idp.sign({ sub: `outage-${i}` }))
-  const forged = pool.slice(0, 199).map((token, i) => token.replace(/[^.]+$/, pool[i + 1]!.split('.')[2]!))
+  const forged = forgeSignatures(Array.from({ length: 200 }, (_, i) => idp.sign({ sub: `outage-${i}` })))
   const sample = await measure({ name: 'outage', path: '/api/messages/protected', expect: 401, pool: forged }, port, pid)
   idp.fault = 'none'
   return sample
