@@ -6,9 +6,13 @@ import { ConfigError, resolveServerOptions } from './plugins/config.js'
 // The Auth0 samples keep their settings in .env; variables already set win.
 if (existsSync('.env')) process.loadEnvFile('.env')
 
+// The issuer's discovery document names another issuer: the configuration is wrong, not the provider.
+const CONFIGURATION_ERROR_CODES = new Set(['FST_AUTH_ISSUER_MISMATCH'])
+
 /** A configuration error is one line naming the variable; anything else is logged in full. */
 function exitOnStartError (error: unknown, log?: (error: unknown) => void): never {
-  if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`)
+  const configuration = error instanceof ConfigError || CONFIGURATION_ERROR_CODES.has((error as { code?: string } | null)?.code ?? '')
+  if (configuration) console.error(`Configuration error: ${(error as Error).message}`)
   else if (log !== undefined) log(error)
   else console.error(error)
   process.exit(1)

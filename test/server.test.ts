@@ -70,3 +70,13 @@ t.test('over real HTTP: serves the API, never logs the token, closes on SIGTERM'
   t.match(stdout, /"url":"\/api\/messages\/admin"/, 'requests are logged')
   t.notMatch(stdout, token.split('.')[2] as string, 'the token is not in the log')
 })
+
+t.test('a discovery document naming another issuer stops start-up with one Configuration error line', async t => {
+  const idp = await idpFor(t)
+  idp.discoveryIssuer = 'https://evil.example/'
+  const server = startServer({ ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: '0', HOST: '127.0.0.1' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  t.equal(await server.exited, 1)
+  const { stderr } = server.output()
+  t.equal(stderr.trim(), `Configuration error: The issuer's discovery document names issuer "https://evil.example/", not the configured ${idp.issuer}`)
+})

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { KeysUnavailableError } from './errors.js'
-import { fetchJson, type FetchLimits } from './fetch-json.js'
+import { fetchJson, ProviderFetchError, type FetchLimits } from './fetch-json.js'
 import { importSigningKeys, type SigningKey } from './signing-keys.js'
 import { parseProviderUrl, withoutTrailingSlash } from './urls.js'
 import type { AccessTokenClaims, Algorithm } from './types.js'
@@ -33,7 +33,8 @@ export interface KeyStoreOptions {
 
 /** The discovered issuer disagrees with the configured one: a configuration error, not an outage. */
 export class IssuerMismatchError extends Error {
-  constructor (configured: string, discovered: unknown) {
+  readonly code = 'FST_AUTH_ISSUER_MISMATCH'
+  constructor (configured: string, discovered: string) {
     super(`The issuer's discovery document names issuer ${JSON.stringify(discovered)}, not the configured ${configured}`)
     this.name = 'IssuerMismatchError'
   }
@@ -146,13 +147,17 @@ export class KeyStore {
     if (cached !== undefined && Date.now() - cached.fetchedAt < maxAge) return cached
     const url = `${withoutTrailingSlash(issuer)}/.well-known/openid-configuration`
     try {
-      const document = await fetchJson(url, this.#limits) as Record<string, unknown> | null
-      const discovered = document?.issuer
-      if (typeof discovered !== 'string' || withoutTrailingSlash(discovered) !== withoutTrailingSlash(issuer)) {
-        throw new IssuerMismatchError(issuer, discovered)
+      const document = await fetchJson(url, this.#limits)
+      // A document that is not one (no object, no string issuer) is a provider fault, like a 5xx:
+      // retried every cooldown. Only a well-formed document naming another issuer stops start-up.
+      if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+        throw new ProviderFetchError(url, 'the discovery document is not a JSON object')
       }
-      const jwks = typeof document?.jwks_uri === 'string' ? parseProviderUrl(document.jwks_uri) : 'is missing'
-      if (typeof jwks === 'string') throw new Error(`${url}: jwks_uri ${jwks}`)
+      const { issuer: discovered, jwks_uri: jwksUri } = document as Record<string, unknown>
+      if (typeof discovered !== 'string') throw new ProviderFetchError(url, 'the discovery document has no string issuer')
+      if (withoutTrailingSlash(discovered) !== withoutTrailingSlash(issuer)) throw new IssuerMismatchError(issuer, discovered)
+      const jwks = typeof jwksUri === 'string' ? parseProviderUrl(jwksUri) : 'is missing or not a string'
+      if (typeof jwks === 'string') throw new ProviderFetchError(url, `jwks_uri ${jwks}`)
       this.#endpoints = { issuer: discovered, jwksUri: jwks.href, fetchedAt: Date.now() }
       return this.#endpoints
     } catch (error) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { Rejections } from '../../../plugins/auth/verifier.js'
-import { createKeyPair, forgeToken, type Fault } from '../../fixtures/idp.js'
+import { createKeyPair, forgeToken, type Fault, type Idp } from '../../fixtures/idp.js'
 import { bearer, buildBare, idpFor, sleep, until, type LogRecord } from '../../helper.js'
 
 // Short windows so the suite runs in seconds; the defaults are documented in the README.
@@ -233,3 +233,33 @@ t.test('health probes are unauthenticated and left out of the request log', asyn
   t.same((await app.inject('/health/ready')).json(), { status: 'ok' })
   t.notOk(logs.some(l => JSON.stringify(l).includes('/health')), 'no log line mentions /health')
 })
+
+const malformedDiscovery: Array<[string, (idp: Idp) => string]> = [
+  ['JSON that is not an object', () => 'null'],
+  ['an array', () => '[]'],
+  ['a string', () => '"discovery"'],
+  ['issuer not a string', idp => JSON.stringify({ issuer: 42, jwks_uri: idp.jwksUri })],
+  ['jwks_uri not a string', idp => JSON.stringify({ issuer: idp.issuer, jwks_uri: ['x'] })],
+  ['jwks_uri not a URL', idp => JSON.stringify({ issuer: idp.issuer, jwks_uri: 'keys please' })],
+  ['jwks_uri missing', idp => JSON.stringify({ issuer: idp.issuer })]
+]
+
+for (const [what, body] of malformedDiscovery) {
+  t.test(`a discovery document with ${what} at cold start is a provider fault: start, warn, 503, recover`, async t => {
+    const idp = await idpFor(t)
+    idp.discoveryBody = body(idp)
+    const logs: LogRecord[] = []
+    const app = await buildBare(t, idp, { keys: FAST }, logs)
+
+    const warning = logs.find(l => l.level === WARN)
+    t.type(warning?.reason, 'string', 'the server started and warned')
+    t.equal((await app.inject('/health/ready')).statusCode, 503, 'not ready')
+    const res = await app.inject({ url: '/me', headers: bearer(idp.sign()) })
+    t.equal(res.statusCode, 503, 'a token is not refused as bad: the provider is at fault')
+    t.ok(Number(res.headers['retry-after']) >= 1, 'with Retry-After')
+
+    idp.discoveryBody = undefined
+    t.ok(await until(async () => (await app.inject('/health/ready')).statusCode === 200), 'recovers by itself once the document is good')
+    t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign()) })).statusCode, 200)
+  })
+}
