@@ -29,9 +29,9 @@ export function envFor (idp: Idp, extra: Env = {}): Env {
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
-/** The auth plugin alone on a bare Fastify app, with one protected route, under Fastify's default error handler. */
+/** The auth plugin alone on a bare Fastify app, with one protected route, under Fastify's default error handler; `logs` collects its log at debug level. */
 export async function buildBare (t: Test, idp: Idp, options: Partial<AuthOptions> = {}, logs?: LogRecord[]): Promise<FastifyInstance> {
-  const server = Fastify(logs === undefined ? {} : { logger: { level: 'info', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } })
+  const server = Fastify(logs === undefined ? {} : { logger: { level: 'debug', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } })
   t.teardown(() => server.close())
   await server.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options })
   await server.register(health, { prefix: '/health' })

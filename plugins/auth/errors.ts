@@ -12,6 +12,8 @@ export abstract class AuthError extends Error {
   readonly error: BearerErrorCode | undefined
   readonly error_description: string | undefined
   readonly headers: Record<string, string>
+  /** Why, as a fixed code for logs and metrics (never the token or its claims). */
+  abstract readonly reason: string
 
   constructor (message: string, headers: Record<string, string>, error?: BearerErrorCode, description?: string) {
     // A rejected credential is expected input, not a bug: its stack says nothing and,
@@ -42,6 +44,7 @@ function challenge (realm: string, params: Record<string, string> = {}): string 
 export class MissingTokenError extends AuthError {
   readonly statusCode = 401
   readonly code = 'FST_AUTH_NO_TOKEN'
+  readonly reason = 'missing_token'
   constructor (realm: string) {
     super('Requires authentication', { 'www-authenticate': challenge(realm) })
   }
@@ -50,6 +53,7 @@ export class MissingTokenError extends AuthError {
 export class InvalidRequestError extends AuthError {
   readonly statusCode = 400
   readonly code = 'FST_AUTH_INVALID_REQUEST'
+  readonly reason = 'invalid_request'
   constructor (realm: string, description: string) {
     super(description, {
       'www-authenticate': challenge(realm, { error: 'invalid_request', error_description: description })
@@ -60,16 +64,20 @@ export class InvalidRequestError extends AuthError {
 export class InvalidTokenError extends AuthError {
   readonly statusCode = 401
   readonly code = 'FST_AUTH_INVALID_TOKEN'
-  constructor (realm: string, description: string) {
+  readonly reason: string
+  /** `reason` names the rejection (`expired`, `audience`…); `description` is what the client reads. */
+  constructor (realm: string, description: string, reason = 'invalid') {
     super(description, {
       'www-authenticate': challenge(realm, { error: 'invalid_token', error_description: description })
     }, 'invalid_token', description)
+    this.reason = reason
   }
 }
 
 export class InsufficientScopeError extends AuthError {
   readonly statusCode = 403
   readonly code = 'FST_AUTH_INSUFFICIENT_SCOPE'
+  readonly reason = 'insufficient_scope'
   constructor (realm: string, scopes: readonly string[]) {
     const description = 'The access token does not grant the required permission'
     super('Permission denied', {
@@ -86,6 +94,7 @@ export class InsufficientScopeError extends AuthError {
 export class KeysUnavailableError extends AuthError {
   readonly statusCode = 503
   readonly code = 'FST_AUTH_KEYS_UNAVAILABLE'
+  readonly reason = 'keys_unavailable'
   constructor (retryAfterSeconds: number) {
     super('The identity provider is unavailable; try again later', { 'retry-after': String(retryAfterSeconds) })
   }

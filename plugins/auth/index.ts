@@ -27,7 +27,7 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const options = resolveOptions(opts)
   const { realm } = options
 
-  const cache = new TokenCache(options.tokenCacheSize)
+  const cache = new TokenCache(options.tokenCacheSize, options.clockTolerance)
   const store = new KeyStore({
     ...options,
     createVerifier: createKeyVerifierFactory(options),
@@ -42,7 +42,11 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     : registerResourceMetadata(fastify, options, options.resourceMetadataScopes)
 
   function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: AccessTokenClaims | AuthError) {
-    if (verdict instanceof AuthError) return done(annotate(verdict, request) as Error)
+    if (verdict instanceof AuthError) {
+      // The reason code only: never the token or its claims.
+      request.log.debug({ reason: verdict.reason }, 'access token refused')
+      return done(annotate(verdict, request) as Error)
+    }
     request.user = verdict
     done()
   }
@@ -52,7 +56,8 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     const token = readBearerToken(request, realm)
     const verdict = typeof token === 'string' ? verifyToken(token) : token
     if (verdict instanceof Promise) {
-      verdict.then(settled => settle(request, done, settled), error => done(annotate(error, request) as Error))
+      verdict.then(settled => settle(request, done, settled), (error: unknown) =>
+        error instanceof AuthError ? settle(request, done, error) : done(error as Error))
       return
     }
     settle(request, done, verdict)

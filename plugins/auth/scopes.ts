@@ -30,7 +30,9 @@ export function createScopeGuards (realm: string, annotate: (error: unknown, req
       // Fail closed when the route forgot `onRequest: fastify.authenticate`.
       if (claims === null) return done(annotate(new MissingTokenError(realm), request) as Error)
       const granted = every ? required.every(s => grants(claims, s)) : required.some(s => grants(claims, s))
-      done(granted ? undefined : annotate(new InsufficientScopeError(realm, required), request) as Error)
+      if (granted) return done()
+      request.log.debug({ reason: 'insufficient_scope' }, 'access token refused')
+      done(annotate(new InsufficientScopeError(realm, required), request) as Error)
     }
   }
 

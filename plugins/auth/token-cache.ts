@@ -14,9 +14,10 @@ interface Entry {
 const MAX_EVICTION_PROBES = 4
 
 /**
- * Verified tokens, keyed by a SHA-256 of the whole token; an entry never outlives
- * the token's exp or the key that verified it. Only successes are stored, so bad
- * tokens cannot grow it.
+ * Verified tokens, keyed by a SHA-256 of the whole token; an entry lives exactly
+ * as long as a fresh check would accept the token (exp plus the clock tolerance)
+ * and never outlives the key that verified it. Only successes are stored, so bad
+ * tokens cannot grow it, and nothing already expired is stored.
  *
  * The Map is only ever read and written by key. V8 leaves a tombstone for each
  * delete until it rehashes, so a textbook LRU (delete + set on every hit) made a
@@ -27,13 +28,16 @@ const MAX_EVICTION_PROBES = 4
  */
 export class TokenCache {
   readonly #max: number
+  readonly #clockTolerance: number
   readonly #entries = new Map<string, Entry>()
   readonly #ring: string[]
   #head = 0
   #filled = 0
 
-  constructor (max: number) {
+  /** `clockTolerance` in ms, as the verifier applies it to exp. */
+  constructor (max: number, clockTolerance: number) {
     this.#max = max
+    this.#clockTolerance = clockTolerance
     this.#ring = new Array<string>(max)
   }
 
@@ -49,7 +53,7 @@ export class TokenCache {
   get (id: string): AccessTokenClaims | undefined {
     const entry = this.#entries.get(id)
     if (entry === undefined) return
-    if (Date.now() >= entry.expiresAt) {
+    if (Date.now() > entry.expiresAt) {
       this.#entries.delete(id)
       return
     }
@@ -58,12 +62,15 @@ export class TokenCache {
   }
 
   set (id: string, claims: AccessTokenClaims, key: KeyRecord): void {
+    // fast-jwt accepts exp while now ≤ exp + tolerance; past that, a fresh check refuses it too.
+    const expiresAt = claims.exp * 1000 + this.#clockTolerance
+    if (Date.now() > expiresAt) return
     if (this.#filled < this.#max) {
       this.#ring[(this.#head + this.#filled++) % this.#max] = id
     } else {
       this.#replaceOldest(id)
     }
-    this.#entries.set(id, { claims, expiresAt: claims.exp * 1000, key, used: false })
+    this.#entries.set(id, { claims, expiresAt, key, used: false })
   }
 
   dropKey (key: KeyRecord): void {

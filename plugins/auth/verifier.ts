@@ -23,19 +23,26 @@ export const Rejections = {
   audience: 'The access token is not meant for this API',
   noExpiry: 'The access token has no expiry',
   claimType: 'The access token has a claim of the wrong type',
+  nested: 'The access token has claims nested too deeply',
   invalid: 'The access token is invalid'
 } as const
 
-const REJECTION_BY_CODE: Record<string, string> = {
-  FAST_JWT_MALFORMED: Rejections.malformed,
-  FAST_JWT_INVALID_PAYLOAD: Rejections.malformed,
-  FAST_JWT_INVALID_ALGORITHM: Rejections.algorithm,
-  FAST_JWT_INVALID_SIGNATURE: Rejections.signature,
-  FAST_JWT_MISSING_SIGNATURE: Rejections.signature,
-  FAST_JWT_INVALID_CRIT_HEADER: Rejections.crit,
-  FAST_JWT_EXPIRED: Rejections.expired,
-  FAST_JWT_INACTIVE: Rejections.notYetValid
+/** Why a token was rejected: a key of Rejections, logged and counted as it is. */
+export type Rejection = keyof typeof Rejections
+
+const REJECTION_BY_CODE: Record<string, Rejection> = {
+  FAST_JWT_MALFORMED: 'malformed',
+  FAST_JWT_INVALID_PAYLOAD: 'malformed',
+  FAST_JWT_INVALID_ALGORITHM: 'algorithm',
+  FAST_JWT_INVALID_SIGNATURE: 'signature',
+  FAST_JWT_MISSING_SIGNATURE: 'signature',
+  FAST_JWT_INVALID_CRIT_HEADER: 'crit',
+  FAST_JWT_EXPIRED: 'expired',
+  FAST_JWT_INACTIVE: 'notYetValid'
 }
+
+// Deeper claims than any issuer sends; past this a token is refused rather than walked.
+const MAX_CLAIM_DEPTH = 32
 
 const CLAIM_CODES = new Set(['FAST_JWT_INVALID_CLAIM_VALUE', 'FAST_JWT_INVALID_CLAIM_TYPE', 'FAST_JWT_MISSING_REQUIRED_CLAIM'])
 
@@ -79,16 +86,16 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
   // when it verifies, so parsing the payload here too cost a second decode per token.
   const readHeader = createHeaderReader()
   const readPayload = createDecoder() as (token: string) => Payload
-  const reject = (description: string) => new InvalidTokenError(realm, description)
+  const reject = (reason: Rejection) => new InvalidTokenError(realm, Rejections[reason], reason)
 
   function check (key: KeyRecord, token: string, id: string | undefined): Verdict {
     const claims = key.verify(token)
     if (claims instanceof Error) return reject(describe(claims, token, key.issuer))
     const { iat } = claims
     if (iat !== undefined && (typeof iat !== 'number' || iat * 1000 > Date.now() + clockTolerance)) {
-      return reject(typeof iat === 'number' ? Rejections.issuedInFuture : Rejections.claimType)
+      return reject(typeof iat === 'number' ? 'issuedInFuture' : 'claimType')
     }
-    deepFreeze(claims)
+    if (!deepFreeze(claims)) return reject('nested')
     if (id !== undefined) cache.set(id, claims, key)
     return claims
   }
@@ -97,16 +104,16 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
    * A claim failure names the claim. The payload is parsed again only for that (rare)
    * case; fast-jwt raised the claim error after parsing it, so this parse succeeds.
    */
-  function describe (error: Error, token: string, issuer: string): string {
+  function describe (error: Error, token: string, issuer: string): Rejection {
     const code = String((error as { code?: unknown }).code)
-    if (!CLAIM_CODES.has(code)) return REJECTION_BY_CODE[code] ?? Rejections.invalid
+    if (!CLAIM_CODES.has(code)) return REJECTION_BY_CODE[code] ?? 'invalid'
     const payload = readPayload(token)
-    if (payload.iss !== issuer) return Rejections.issuer
+    if (payload.iss !== issuer) return 'issuer'
     const aud = payload.aud
     const audiences = Array.isArray(aud) ? aud : [aud]
-    if (!audiences.some(a => typeof a === 'string' && audience.includes(a))) return Rejections.audience
-    if (payload.exp === undefined) return Rejections.noExpiry
-    return Rejections.claimType
+    if (!audiences.some(a => typeof a === 'string' && audience.includes(a))) return 'audience'
+    if (payload.exp === undefined) return 'noExpiry'
+    return 'claimType'
   }
 
   return function verifyToken (token: string): Verdict | Promise<Verdict> {
@@ -117,16 +124,16 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
     }
 
     const header = readHeader(token)
-    if (header === undefined) return reject(Rejections.malformed)
-    if (typeof header.alg !== 'string' || !algorithms.has(header.alg as Algorithm)) return reject(Rejections.algorithm)
+    if (header === undefined) return reject('malformed')
+    if (typeof header.alg !== 'string' || !algorithms.has(header.alg as Algorithm)) return reject('algorithm')
     const typ = header.typ
-    if (typ === undefined ? requireAccessTokenType : !acceptedTypes.has(normalizeType(typ))) return reject(Rejections.type)
+    if (typ === undefined ? requireAccessTokenType : !acceptedTypes.has(normalizeType(typ))) return reject('type')
     const kid = header.kid
-    if (!isUsableKid(kid)) return reject(Rejections.kid)
+    if (!isUsableKid(kid)) return reject('kid')
 
     const key = store.get(kid)
     if (key !== undefined) return check(key, token, id)
-    return store.fetchUnknown(kid).then(found => found === undefined ? reject(Rejections.unknownKey) : check(found, token, id))
+    return store.fetchUnknown(kid).then(found => found === undefined ? reject('unknownKey') : check(found, token, id))
   }
 }
 
@@ -134,9 +141,20 @@ function normalizeType (typ: unknown): string {
   return typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : ''
 }
 
-function deepFreeze (value: object): void {
-  Object.freeze(value)
-  for (const child of Object.values(value)) {
-    if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) deepFreeze(child)
+/**
+ * Freezes the claims and everything in them, walking with a stack rather than
+ * recursion: a signed payload nested thousands deep must not overflow the call
+ * stack. False (nothing half-trusted is kept) when it nests past MAX_CLAIM_DEPTH.
+ */
+function deepFreeze (claims: object): boolean {
+  const pending: Array<[object, number]> = [[claims, 0]]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [value, depth] = next
+    if (depth > MAX_CLAIM_DEPTH) return false
+    Object.freeze(value)
+    for (const child of Object.values(value)) {
+      if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) pending.push([child, depth + 1])
+    }
   }
+  return true
 }

@@ -128,3 +128,26 @@ t.test('request.user holds the verified claims, frozen', async t => {
   const res = await app.inject({ url: '/claims', headers: bearer(idp.sign({ sub: 'alice', permissions: ['a'] })) })
   t.same(res.json(), { sub: 'alice', frozen: true })
 })
+
+/** Valid claims with a `deep` claim nested `depth` levels, as JSON text: {"n":{"n":…{}}}. */
+const nestedPayload = (idp: Idp, depth: number) =>
+  JSON.stringify(full(idp, {})).slice(0, -1) + ',"deep":' + '{"n":'.repeat(depth) + '{}' + '}'.repeat(depth) + '}'
+
+t.test('deeply nested claims: 12,000 levels get a 401, not a stack overflow and a 500', async t => {
+  const { idp, rejects } = await setup(t)
+  await rejects(raw(idp, nestedPayload(idp, 12_000)), '12,000 levels', Rejections.nested)
+  await rejects(raw(idp, nestedPayload(idp, 40)), '40 levels', Rejections.nested)
+})
+
+t.test('claims nested a few levels are accepted and frozen all the way down', async t => {
+  const idp = await idpFor(t)
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(auth, { issuer: idp.issuer, audience: idp.audience })
+  app.get('/frozen', { onRequest: app.authenticate }, async request => {
+    const deep = (request.user as { org?: { team?: { roles?: string[] } } }).org?.team?.roles
+    return { frozen: Object.isFrozen(deep), roles: deep }
+  })
+  const res = await app.inject({ url: '/frozen', headers: bearer(idp.sign({ org: { team: { roles: ['a'] } } })) })
+  t.same(res.json(), { frozen: true, roles: ['a'] })
+})

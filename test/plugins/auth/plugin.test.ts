@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import auth, { type AuthOptions } from '../../../plugins/auth/index.js'
-import { bearer, buildBare, idpFor } from '../../helper.js'
+import { bearer, buildBare, idpFor, type LogRecord } from '../../helper.js'
 
 t.test('under Fastify\'s default error handler the plugin still answers per RFC 6750', async t => {
   const idp = await idpFor(t)
@@ -94,4 +94,26 @@ t.test('with jwksUri, discovery is skipped and iss must equal the configured iss
   const app = await buildBare(t, idp, { jwksUri: idp.jwksUri })
   t.equal(idp.requests.discovery, 0, 'no discovery request')
   t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign()) })).statusCode, 200)
+})
+
+t.test('why a token was refused is logged at debug as a reason code, never the token', async t => {
+  const idp = await idpFor(t)
+  const logs: LogRecord[] = []
+  const app = await buildBare(t, idp, {}, logs)
+  const cases: Array<[string, string, number]> = [
+    [idp.sign({ aud: 'https://other.example' }), 'audience', 401],
+    [idp.sign({ exp: Math.floor(Date.now() / 1000) - 60 }), 'expired', 401],
+    [idp.sign({ iss: 'https://evil.example/' }), 'issuer', 401],
+    ['not-a-jwt', 'malformed', 401]
+  ]
+  for (const [token, reason, status] of cases) {
+    t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, status, reason)
+    const refused = logs.filter(l => l.msg === 'access token refused').at(-1)
+    t.equal(refused?.reason, reason, `the ${reason} rejection is logged`)
+    t.equal(refused?.level, 20, 'at debug')
+  }
+  t.equal((await app.inject({ url: '/admin', headers: bearer(idp.sign()) })).statusCode, 403)
+  t.equal(logs.filter(l => l.msg === 'access token refused').at(-1)?.reason, 'insufficient_scope')
+  const signatures = cases.map(([token]) => token.split('.')[2]).filter(s => s !== undefined && s.length > 0) as string[]
+  t.notOk(logs.some(l => signatures.some(s => JSON.stringify(l).includes(s))), 'no token in the log')
 })

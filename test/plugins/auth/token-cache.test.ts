@@ -55,7 +55,7 @@ t.test('a cached hit still checks permissions per route', async t => {
 
 t.test('a token used since it was cached survives one eviction round (second chance)', async t => {
   const key: KeyRecord = { kid: 'k', pem: '', issuer: 'i', verify: () => { throw new Error('unused') } }
-  const cache = new TokenCache(3)
+  const cache = new TokenCache(3, 0)
   const claims = (sub: string) => ({ iss: 'i', aud: 'a', exp: now() + 600, sub })
   for (const id of ['a', 'b', 'c']) cache.set(id, claims(id), key)
   t.ok(cache.get('a'), 'a is used')
@@ -72,4 +72,27 @@ t.test('a cache of size 0 stores nothing', async t => {
   t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
   t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
   t.equal(app.authStatus().cachedTokens, 0)
+})
+
+t.test('an entry lives exactly as long as a fresh check accepts the token: exp plus the clock tolerance', async t => {
+  const key: KeyRecord = { kid: 'k', pem: '', issuer: 'i', verify: () => { throw new Error('unused') } }
+  const cache = new TokenCache(4, 5000)
+  cache.set('late', { iss: 'i', aud: 'a', exp: now() - 2 }, key)
+  t.ok(cache.get('late'), 'expired 2 s ago, within the 5 s tolerance: still a hit')
+  cache.set('gone', { iss: 'i', aud: 'a', exp: now() - 10 }, key)
+  t.equal(cache.size, 1, 'past exp + tolerance: never inserted')
+  t.equal(cache.get('gone'), undefined)
+})
+
+t.test('a token inside the clock tolerance is verified once and evicts nothing', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { tokenCacheSize: 4, clockTolerance: 5 })
+  for (const sub of ['a', 'b', 'c']) {
+    t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign({ sub })) })).statusCode, 200)
+  }
+  const late = idp.sign({ sub: 'late', exp: now() - 2 })
+  for (let i = 0; i < 12; i++) {
+    t.equal((await app.inject({ url: '/me', headers: bearer(late) })).statusCode, 200)
+  }
+  t.equal(app.authStatus().cachedTokens, 4, 'all four tokens still cached')
 })
