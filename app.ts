@@ -1,7 +1,7 @@
 import cors from '@fastify/cors'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import auth, { AuthError, type AuthOptions } from './plugins/auth/index.js'
+import auth, { AuthError, type AuthOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
 import docs, { type DocsOptions } from './plugins/docs.js'

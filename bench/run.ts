@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { startIdp, type Idp } from '../test/fixtures/idp.js'
+import { startIdp, type Idp } from 'fastify-oauth-resource-server/testing'
 import { freePort } from '../test/fixtures/net.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)

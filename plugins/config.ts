@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Type, type Static } from 'typebox'
 import { DEFAULT_DATA_DIR } from '../local-issuer/issuer-info.js'
-import { parseProviderUrl } from './auth/urls.js'
+import { parseProviderUrl } from 'fastify-oauth-resource-server'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 

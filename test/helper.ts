@@ -1,9 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import { startIdp, type Idp, type KeyPair } from 'fastify-oauth-resource-server/testing'
 import type { Test } from 'tap'
 import app from '../app.js'
-import auth, { type AuthOptions } from '../plugins/auth/index.js'
-import health from '../routes/health.js'
-import { startIdp, type Idp, type KeyPair } from './fixtures/idp.js'
 
 export type Env = Record<string, string | undefined>
 
@@ -29,35 +27,7 @@ export function envFor (idp: Idp, extra: Env = {}): Env {
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
-/** The auth plugin alone on a bare Fastify app, with one protected route, under Fastify's default error handler; `logs` collects its log at debug level. */
-export async function buildBare (t: Test, idp: Idp, options: Partial<AuthOptions> = {}, logs?: LogRecord[]): Promise<FastifyInstance> {
-  const server = Fastify(logs === undefined ? {} : { logger: { level: 'debug', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } })
-  t.teardown(() => server.close())
-  await server.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options })
-  await server.register(health, { prefix: '/health' })
-  server.get('/me', { onRequest: server.authenticate }, async request => ({ sub: request.user?.sub }))
-  server.get('/admin', { onRequest: server.authenticate, preHandler: server.requireScopes('read:admin-messages') }, async () => ({ ok: true }))
-  server.get('/any', { onRequest: server.authenticate, preHandler: server.requireAnyScope('a:x', 'b:y') }, async () => ({ ok: true }))
-  await server.ready()
-  return server
-}
-
-export interface LogRecord {
-  level: number
-  msg: string
-  [key: string]: unknown
-}
-
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
-
-/** Polls until the condition holds, at most `limit` times `every` ms apart. */
-export async function until (condition: () => boolean | Promise<boolean>, { every = 20, limit = 250 } = {}): Promise<boolean> {
-  for (let i = 0; i < limit; i++) {
-    if (await condition()) return true
-    await sleep(every)
-  }
-  return false
-}
 
 /** The RFC 9728 challenge parameter the app adds, as seen through inject (host localhost:80). */
 export const RESOURCE_METADATA = 'resource_metadata="http://localhost:80/.well-known/oauth-protected-resource"'

@@ -1,6 +1,6 @@
 import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
-import { bearer, build, envFor, idpFor, RESOURCE_METADATA } from '../../helper.js'
+import { bearer, build, envFor, idpFor, RESOURCE_METADATA } from './helper.js'
 
 // RFC 6750 §2.1 (the header), §3 (the challenge) and §3.1 (the error codes).
 

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto'
-import type { KeyRecord } from './jwks.js'
-import type { AccessTokenClaims } from './types.js'
+import type { KeyRecord } from '../keys/key-store.js'
+import type { AccessTokenClaims } from '../types.js'
 
 interface Entry {
   claims: AccessTokenClaims

@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
-import { Rejections } from '../../../plugins/auth/verifier.js'
-import { signRaw, type Claims, type Idp } from '../../fixtures/idp.js'
-import { bearer, buildBare, idpFor } from '../../helper.js'
+import { Rejections } from '../../src/token/rejections.js'
+import { signRaw, type Claims, type Idp } from '../../src/testing/index.js'
+import { bearer, buildBare, idpFor } from '../helper.js'
 import Fastify from 'fastify'
-import auth, { type AuthOptions } from '../../../plugins/auth/index.js'
+import auth, { type AuthOptions } from '../../src/index.js'
 
 const now = () => Math.floor(Date.now() / 1000)
 
@@ -116,13 +116,13 @@ t.test('unknown crit headers are rejected', async t => {
   await rejects(idp.sign({}, { header: { crit: [] } }), 'an empty crit', Rejections.crit)
 })
 
-t.test('request.user holds the verified claims, frozen', async t => {
+t.test('request.claims holds the verified claims, frozen', async t => {
   const idp = await idpFor(t)
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(auth, { issuer: idp.issuer, audience: idp.audience })
   app.get('/claims', { onRequest: app.authenticate }, async request => {
-    const claims = request.user!
+    const claims = request.claims!
     return { sub: claims.sub, frozen: Object.isFrozen(claims) && Object.isFrozen(claims.permissions) }
   })
   const res = await app.inject({ url: '/claims', headers: bearer(idp.sign({ sub: 'alice', permissions: ['a'] })) })
@@ -145,7 +145,7 @@ t.test('claims nested a few levels are accepted and frozen all the way down', as
   t.teardown(() => app.close())
   await app.register(auth, { issuer: idp.issuer, audience: idp.audience })
   app.get('/frozen', { onRequest: app.authenticate }, async request => {
-    const deep = (request.user as { org?: { team?: { roles?: string[] } } }).org?.team?.roles
+    const deep = (request.claims as { org?: { team?: { roles?: string[] } } }).org?.team?.roles
     return { frozen: Object.isFrozen(deep), roles: deep }
   })
   const res = await app.inject({ url: '/frozen', headers: bearer(idp.sign({ org: { team: { roles: ['a'] } } })) })

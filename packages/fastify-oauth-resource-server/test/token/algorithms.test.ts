@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto'
 import t from 'tap'
-import { Rejections } from '../../../plugins/auth/verifier.js'
-import { createKeyPair, forgeToken } from '../../fixtures/idp.js'
-import { bearer, buildBare, idpFor } from '../../helper.js'
+import { Rejections } from '../../src/token/rejections.js'
+import { createKeyPair, forgeToken } from '../../src/testing/index.js'
+import { bearer, buildBare, idpFor } from '../helper.js'
 
 const keys = () => [
   createKeyPair('rsa-1', 'RS256'),

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import type { KeyRecord } from '../../../plugins/auth/jwks.js'
-import { TokenCache } from '../../../plugins/auth/token-cache.js'
-import { forgeToken } from '../../fixtures/idp.js'
-import { bearer, buildBare, idpFor, sleep } from '../../helper.js'
+import type { KeyRecord } from '../../src/keys/key-store.js'
+import { TokenCache } from '../../src/token/token-cache.js'
+import { forgeToken } from '../../src/testing/index.js'
+import { bearer, buildBare, idpFor, sleep } from '../helper.js'
 
 const now = () => Math.floor(Date.now() / 1000)
 
@@ -54,7 +54,7 @@ t.test('a cached hit still checks permissions per route', async t => {
 })
 
 t.test('a token used since it was cached survives one eviction round (second chance)', async t => {
-  const key: KeyRecord = { kid: 'k', pem: '', issuer: 'i', verify: () => { throw new Error('unused') } }
+  const key: KeyRecord = { kid: 'k', pem: '', issuer: 'i', algorithms: ['RS256'] }
   const cache = new TokenCache(3, 0)
   const claims = (sub: string) => ({ iss: 'i', aud: 'a', exp: now() + 600, sub })
   for (const id of ['a', 'b', 'c']) cache.set(id, claims(id), key)
@@ -75,7 +75,7 @@ t.test('a cache of size 0 stores nothing', async t => {
 })
 
 t.test('an entry lives exactly as long as a fresh check accepts the token: exp plus the clock tolerance', async t => {
-  const key: KeyRecord = { kid: 'k', pem: '', issuer: 'i', verify: () => { throw new Error('unused') } }
+  const key: KeyRecord = { kid: 'k', pem: '', issuer: 'i', algorithms: ['RS256'] }
   const cache = new TokenCache(4, 5000)
   cache.set('late', { iss: 'i', aud: 'a', exp: now() - 2 }, key)
   t.ok(cache.get('late'), 'expired 2 s ago, within the 5 s tolerance: still a hit')

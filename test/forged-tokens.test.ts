@@ -1,8 +1,8 @@
 import { createHmac, createPublicKey, type JsonWebKey } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { Rejections } from '../../../plugins/auth/verifier.js'
-import { createKeyPair, forgeToken, signRaw, startIdp } from '../../fixtures/idp.js'
-import { bearer, build, envFor, idpFor } from '../../helper.js'
+import { Rejections } from 'fastify-oauth-resource-server'
+import { createKeyPair, forgeToken, signRaw, startIdp } from 'fastify-oauth-resource-server/testing'
+import { bearer, build, envFor, idpFor } from './helper.js'
 
 const PROTECTED = '/api/messages/protected'
 const ADMIN = '/api/messages/admin'

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { AuthError } from './errors.js'
-import type { ResolvedOptions } from './options.js'
+import type { AuthError } from './errors.js'
+import type { ResolvedOptions } from '../options.js'
 
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
 
@@ -39,8 +39,7 @@ export function registerResourceMetadata (fastify: FastifyInstance, options: Res
   }, async () => document)
 
   /** The error, its challenge pointing at this server's metadata document. */
-  return function withResourceMetadata (error: unknown, request: FastifyRequest): unknown {
-    if (!(error instanceof AuthError)) return error
+  return function withResourceMetadata (error: AuthError, request: FastifyRequest): AuthError {
     const challenge = error.headers['www-authenticate']
     if (challenge === undefined || !SAFE_HOST.test(request.host)) return error
     error.headers['www-authenticate'] = `${challenge}, resource_metadata="${request.protocol}://${request.host}${RESOURCE_METADATA_PATH}"`

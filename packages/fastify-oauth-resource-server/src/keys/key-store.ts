@@ -1,20 +1,18 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { KeysUnavailableError } from './errors.js'
+import type { Algorithm } from '../types.js'
 import { fetchJson, ProviderFetchError, type FetchLimits } from './fetch-json.js'
+import { parseProviderUrl, withoutTrailingSlash } from './provider-url.js'
 import { importSigningKeys, type SigningKey } from './signing-keys.js'
-import { parseProviderUrl, withoutTrailingSlash } from './urls.js'
-import type { AccessTokenClaims, Algorithm } from './types.js'
 
-/** A trusted key with its verifier. */
-export interface KeyRecord {
-  readonly kid: string
-  readonly pem: string
+/** A trusted key: its PEM (one string per key, so the verifier built for it is reused) and its issuer. */
+export interface KeyRecord extends SigningKey {
   readonly issuer: string
-  /** The claims, or the library's error (returned, not thrown: see verifier.ts). */
-  readonly verify: (token: string) => AccessTokenClaims | Error
 }
 
-export type CreateKeyVerifier = (key: SigningKey, issuer: string) => KeyRecord['verify']
+/** The keys cannot be obtained now: the client did nothing wrong and should retry. A reason, not an HTTP error. */
+export class KeysUnavailable {
+  constructor (readonly retryAfterSeconds: number) {}
+}
 
 export interface KeyStoreOptions {
   issuer: string
@@ -25,7 +23,6 @@ export interface KeyStoreOptions {
   fetchTimeout: number
   staleIfError: number
   maxResponseBytes: number
-  createVerifier: CreateKeyVerifier
   /** Called, synchronously, for each key that is no longer trusted. */
   onRetire: (key: KeyRecord) => void
   log: FastifyBaseLogger
@@ -94,16 +91,16 @@ export class KeyStore {
 
   /**
    * A key the set does not hold: wait for the fetch in flight, or start one if
-   * the cooldown allows, else answer at once. Throws KeysUnavailableError when
-   * the provider cannot be reached, or too many requests already wait, so the
-   * client is told to retry, not that its token is bad.
+   * the cooldown allows, else answer at once. KeysUnavailable when the provider
+   * cannot be reached, or too many requests already wait, so the client is told
+   * to retry, not that its token is bad.
    */
-  async fetchUnknown (kid: string): Promise<KeyRecord | undefined> {
+  async fetchUnknown (kid: string): Promise<KeyRecord | KeysUnavailable | undefined> {
     if (this.#inFlight === undefined && Date.now() - this.#lastAttemptAt >= this.#options.cooldown) {
       this.refresh()
     }
     if (this.#inFlight !== undefined) {
-      if (this.#waiters >= MAX_WAITERS) throw new KeysUnavailableError(1)
+      if (this.#waiters >= MAX_WAITERS) return new KeysUnavailable(1)
       this.#waiters++
       try {
         await this.#inFlight
@@ -114,7 +111,7 @@ export class KeyStore {
     const key = this.#keys.get(kid)
     if (key === undefined && (this.#failing || this.#keys.size === 0)) {
       const wait = this.#options.cooldown - (Date.now() - this.#lastAttemptAt)
-      throw new KeysUnavailableError(Math.max(1, Math.ceil(wait / 1000)))
+      return new KeysUnavailable(Math.max(1, Math.ceil(wait / 1000)))
     }
     return key
   }
@@ -172,7 +169,7 @@ export class KeyStore {
     for (const [kid, key] of keys) {
       const kept = previous.get(kid)
       const same = kept !== undefined && kept.pem === key.pem && kept.issuer === issuer
-      next.set(kid, same ? kept : { kid, pem: key.pem, issuer, verify: this.#options.createVerifier(key, issuer) })
+      next.set(kid, same ? kept : { ...key, issuer })
     }
     this.#keys = next
     for (const record of previous.values()) {

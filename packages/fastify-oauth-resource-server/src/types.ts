@@ -70,7 +70,7 @@ export interface AuthStatus {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: verifies the bearer token and sets `request.user`. */
+    /** onRequest hook: verifies the bearer token and sets `request.claims`. */
     authenticate: onRequestHookHandler
     /** preHandler factory: every listed permission must be granted. */
     requireScopes: (...scopes: string[]) => preHandlerHookHandler
@@ -79,7 +79,10 @@ declare module 'fastify' {
     authStatus: () => AuthStatus
   }
   interface FastifyRequest {
-    /** The verified access token's claims; null until `authenticate` has run. */
-    user: AccessTokenClaims | null
+    /**
+     * The verified access token's claims, frozen; null until `authenticate` has run.
+     * Not `request.user`, which an app's own @fastify/jwt keeps for its session tokens.
+     */
+    claims: AccessTokenClaims | null
   }
 }

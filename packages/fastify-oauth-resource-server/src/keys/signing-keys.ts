@@ -1,11 +1,12 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
-import type { Algorithm } from './types.js'
+import type { Algorithm } from '../types.js'
 
 /** A public key from the provider's JWKS, fit for at least one allowed algorithm. */
 export interface SigningKey {
   kid: string
   /** SPKI PEM, the form fast-jwt takes; parsed once per key, never per request. */
   pem: string
+  /** The allowed algorithms this key's type and size fit. */
   algorithms: Algorithm[]
 }
 

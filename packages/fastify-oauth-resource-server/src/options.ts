@@ -1,5 +1,5 @@
 import { SUPPORTED_ALGORITHMS, type Algorithm, type AuthOptions } from './types.js'
-import { parseProviderUrl } from './urls.js'
+import { parseProviderUrl } from './keys/provider-url.js'
 
 export interface ResolvedOptions {
   issuer: string

@@ -1,10 +1,9 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import app from '../../../app.js'
-import auth from '../../../plugins/auth/index.js'
-import { bearer, build, buildBare, envFor, idpFor } from '../../helper.js'
+import app from '../app.js'
+import { bearer, build, envFor, idpFor } from './helper.js'
 
-// RFC 9728: OAuth 2.0 Protected Resource Metadata.
+// RFC 9728: OAuth 2.0 Protected Resource Metadata, through the service.
 
 t.test('the metadata document names the resource, its issuer, scopes, bearer methods and algorithms', async t => {
   const idp = await idpFor(t)
@@ -48,20 +47,4 @@ t.test('a Host that cannot be quoted safely leaves the parameter out', async t =
   const res = await app.inject({ url: '/api/messages/protected', headers: { host: 'evil.example/"x' } })
   t.equal(res.statusCode, 401)
   t.notMatch(res.headers['www-authenticate'], 'resource_metadata')
-})
-
-t.test('the metadata is opt-in for other apps', async t => {
-  const idp = await idpFor(t)
-  const off = await buildBare(t, idp)
-  t.equal((await off.inject('/.well-known/oauth-protected-resource')).statusCode, 404)
-  t.equal((await off.inject('/me')).headers['www-authenticate'], 'Bearer realm="api"')
-
-  const on = Fastify()
-  t.teardown(() => on.close())
-  await on.register(auth, { issuer: idp.issuer, audience: idp.audience, resourceMetadata: true, algorithms: ['RS256', 'ES256'] })
-  on.get('/me', { onRequest: on.authenticate }, async () => ({}))
-  const document = (await on.inject('/.well-known/oauth-protected-resource')).json()
-  t.same(document.scopes_supported, [])
-  t.same(document.resource_signing_alg_values_supported, ['RS256', 'ES256'])
-  t.match((await on.inject('/me')).headers['www-authenticate'], 'resource_metadata=')
 })

@@ -1,0 +1,47 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import auth, { type AuthOptions } from '../src/index.js'
+import { startIdp, type Idp, type KeyPair } from '../src/testing/index.js'
+
+/** A loopback identity provider, closed when the test ends. */
+export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string } = {}): Promise<Idp> {
+  const idp = await startIdp(options)
+  t.teardown(() => idp.close())
+  return idp
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/**
+ * The plugin alone on a bare Fastify app, under Fastify's default error handler,
+ * with `/me` (authenticate), `/admin` (read:admin-messages) and `/any` (a:x or b:y);
+ * `logs` collects its log at debug level.
+ */
+export async function buildBare (t: Test, idp: Idp, options: Partial<AuthOptions> = {}, logs?: LogRecord[]): Promise<FastifyInstance> {
+  const server = Fastify(logs === undefined ? {} : { logger: { level: 'debug', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } })
+  t.teardown(() => server.close())
+  await server.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options })
+  server.get('/health/ready', async (request, reply) => reply.code(server.authStatus().keysLoaded ? 200 : 503).send())
+  server.get('/me', { onRequest: server.authenticate }, async request => ({ sub: request.claims?.sub }))
+  server.get('/admin', { onRequest: server.authenticate, preHandler: server.requireScopes('read:admin-messages') }, async () => ({ ok: true }))
+  server.get('/any', { onRequest: server.authenticate, preHandler: server.requireAnyScope('a:x', 'b:y') }, async () => ({ ok: true }))
+  await server.ready()
+  return server
+}
+
+export interface LogRecord {
+  level: number
+  msg: string
+  [key: string]: unknown
+}
+
+export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+/** Polls until the condition holds, at most `limit` times `every` ms apart. */
+export async function until (condition: () => boolean | Promise<boolean>, { every = 20, limit = 250 } = {}): Promise<boolean> {
+  for (let i = 0; i < limit; i++) {
+    if (await condition()) return true
+    await sleep(every)
+  }
+  return false
+}

@@ -1,0 +1,29 @@
+import Fastify from 'fastify'
+import t from 'tap'
+import app from '../../app.js'
+import { envFor, idpFor } from '../helper.js'
+
+t.test('health probes are unauthenticated and left out of the request log', async t => {
+  const idp = await idpFor(t)
+  const lines: string[] = []
+  const server = Fastify({ logger: { level: 'info', stream: { write: (line: string) => lines.push(line) } } })
+  t.teardown(() => server.close())
+  await server.register(app, { env: envFor(idp) })
+  await server.ready()
+  t.same((await server.inject('/health/live')).json(), { status: 'ok' })
+  t.same((await server.inject('/health/ready')).json(), { status: 'ok' })
+  t.notOk(lines.some(line => line.includes('/health')), 'no log line mentions /health')
+})
+
+t.test('GET /health/ready → 503 while the identity provider keys are not loaded', async t => {
+  const idp = await idpFor(t)
+  idp.fault = 'down'
+  const server = Fastify()
+  t.teardown(() => server.close())
+  await server.register(app, { env: envFor(idp) })
+  await server.ready()
+  t.equal((await server.inject('/health/live')).statusCode, 200)
+  const ready = await server.inject('/health/ready')
+  t.equal(ready.statusCode, 503)
+  t.same(ready.json(), { status: 'identity provider keys not loaded' })
+})
