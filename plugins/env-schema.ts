@@ -16,7 +16,8 @@ export const EnvSchema = Type.Object({
   CLIENT_ORIGIN_URL: Type.String({ default: 'http://localhost:4040' }),
   LOCAL_ISSUER_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: DEFAULT_DATA_DIR }),
-  TRUST_PROXY: Type.Optional(Type.String())
+  TRUST_PROXY: Type.Optional(Type.String()),
+  NODE_ENV: Type.Optional(Type.String())
 })
 
 export type Env = Static<typeof EnvSchema>

@@ -39,6 +39,29 @@ t.test('a configuration error stops start-up with one line naming the variable, 
   t.notMatch(stderr, /\n\s+at /, 'no stack trace')
 })
 
+t.test('NODE_ENV=production with no issuer configured stops start-up instead of running the local issuer', async t => {
+  const server = startServer({ NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1' })
+  t.equal(await server.exited, 1)
+  const { stdout, stderr } = server.output()
+  t.equal(stderr, 'Configuration error: NODE_ENV is production but no issuer is set: configure ISSUER_BASE_URL or AUTH0_DOMAIN (the local development issuer never runs in production)\n')
+  t.notMatch(stdout, /Local development issuer/)
+})
+
+t.test('a blank ISSUER_BASE_URL stops start-up naming it, even outside production', async t => {
+  const server = startServer({ ISSUER_BASE_URL: '  ', PORT: '0', HOST: '127.0.0.1' })
+  t.equal(await server.exited, 1)
+  t.equal(server.output().stderr, 'Configuration error: ISSUER_BASE_URL is set but blank: give it a value, or unset it\n')
+})
+
+t.test('with nothing set and no NODE_ENV, the local development issuer still runs', async t => {
+  const server = startServer({ PORT: '0', HOST: '127.0.0.1' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  await server.listening
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  t.match(server.output().stdout, /Local development issuer \(NOT for production\): http:\/\/127\.0\.0\.1:\d+\//)
+})
+
 t.test('an unknown LOG_LEVEL stops start-up naming LOG_LEVEL', async t => {
   const server = startServer({ LOG_LEVEL: 'loud' })
   t.equal(await server.exited, 1)
