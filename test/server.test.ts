@@ -7,6 +7,8 @@ import t from 'tap'
 import { idpFor, TS_LOADER_ENV } from './helper.js'
 
 // server.ts in a child process, through the same TypeScript loader and settings tap uses.
+// Each start compiles server.ts afresh (seconds on a busy machine): give the file room.
+t.setTimeout(180_000)
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url))
 
 function startServer (env: Record<string, string>) {
@@ -71,7 +73,14 @@ t.test('an unknown LOG_LEVEL stops start-up naming LOG_LEVEL', async t => {
 t.test('a bad TRUST_PROXY stops start-up naming TRUST_PROXY', async t => {
   const server = startServer({ TRUST_PROXY: 'yes' })
   t.equal(await server.exited, 1)
-  t.match(server.output().stderr, /^Configuration error: TRUST_PROXY must be true, a hop count, or IP addresses/)
+  t.match(server.output().stderr, /^Configuration error: TRUST_PROXY must be true, or proxy addresses\/CIDRs/)
+})
+
+t.test('TRUST_PROXY as a hop count stops start-up naming TRUST_PROXY and what to use instead', async t => {
+  const server = startServer({ TRUST_PROXY: '2', ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'a' })
+  t.equal(await server.exited, 1)
+  t.match(server.output().stderr, /^Configuration error: TRUST_PROXY must not be a hop count \(got "2"\).*addresses or CIDRs.*\n$/)
+  t.equal(server.output().stderr.split('\n').length, 2, 'one line')
 })
 
 t.test('over real HTTP: serves the API, never logs the token, closes on SIGTERM', async t => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseTrustProxy, resolveConfig, type Env } from '../../plugins/config.js'
+import { parseTrustProxy, resolveConfig, resolveServerOptions, type Env } from '../../plugins/config.js'
 import { build } from '../helper.js'
 
 const base: Env = { PORT: 6060, HOST: 'localhost', LOG_LEVEL: 'info', CLIENT_ORIGIN_URL: 'http://localhost:4040', LOCAL_ISSUER_DATA: '.local-issuer' }
@@ -101,16 +101,21 @@ t.test('an issuer configured turns the local issuer off', async t => {
   t.equal(resolveConfig({ ...base, AUTH0_DOMAIN: 'tenant.auth0.com', AUTH0_AUDIENCE: 'a' }).localIssuer, undefined)
 })
 
-t.test('TRUST_PROXY: true, a hop count, or addresses; anything else names the variable', async t => {
+t.test('TRUST_PROXY: true or addresses/CIDRs, as Fastify 5 takes them; anything else names the variable', async t => {
   t.equal(parseTrustProxy(undefined), false)
   t.equal(parseTrustProxy(''), false)
   t.equal(parseTrustProxy('false'), false)
   t.equal(parseTrustProxy('true'), true)
-  const twoHops = parseTrustProxy('2') as (address: string, hop: number) => boolean
-  t.equal(twoHops('10.0.0.1', 1), true)
-  t.equal(twoHops('10.0.0.1', 2), false)
   t.equal(parseTrustProxy('10.0.0.0/8, 127.0.0.1,::1'), '10.0.0.0/8,127.0.0.1,::1')
-  for (const bad of ['yes', '10.0.0.0/33', '10.0.0.1/8/1', 'proxy.example.com', '::1/129']) {
-    t.throws(() => parseTrustProxy(bad), { name: 'ConfigError', message: /^TRUST_PROXY must be/ }, bad)
+  t.equal(parseTrustProxy('loopback, 10.0.0.0/8'), 'loopback,10.0.0.0/8')
+  for (const bad of ['yes', '10.0.0.0/33', '10.0.0.1/8/1', 'proxy.example.com', '::1/129', '10.0.0.1,']) {
+    t.throws(() => parseTrustProxy(bad), { name: 'ConfigError', message: /^TRUST_PROXY must be true, or proxy addresses\/CIDRs/ }, bad)
   }
+})
+
+t.test('TRUST_PROXY as a hop count is refused, saying what to use instead', async t => {
+  for (const hops of ['1', '2', ' 2 ', '0']) {
+    t.throws(() => parseTrustProxy(hops), { name: 'ConfigError', message: /^TRUST_PROXY must not be a hop count .*List the proxies' addresses or CIDRs .*or use true/ }, hops)
+  }
+  t.throws(() => resolveServerOptions({ TRUST_PROXY: '2' }), { name: 'ConfigError', message: /^TRUST_PROXY must not be a hop count/ })
 })
