@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import Fastify from 'fastify'
 import app from './app.js'
 import { ConfigError, resolveServerOptions } from './plugins/config.js'
+import { serializeRequest } from './plugins/log-redaction.js'
 
 // The Auth0 samples keep their settings in .env; variables already set win.
 if (existsSync('.env')) process.loadEnvFile('.env')
@@ -23,7 +24,8 @@ try {
 const { level, trustProxy } = serverOptions
 
 const server = Fastify({
-  logger: { level, redact: ['req.headers.authorization'] },
+  // Credentials never reach the log: neither the Authorization header nor a token in the query.
+  logger: { level, redact: ['req.headers.authorization'], serializers: { req: serializeRequest } },
   // Behind a TLS-terminating proxy, the scheme and host in challenges come from X-Forwarded-*.
   trustProxy,
   // Hello World clients send no bodies; keep what a request may cost small.

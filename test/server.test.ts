@@ -102,3 +102,24 @@ t.test('over real HTTP: serves the API, never logs the token, closes on SIGTERM'
   t.match(stdout, /"url":"\/api\/messages\/admin"/, 'requests are logged')
   t.notMatch(stdout, token.split('.')[2] as string, 'the token is not in the log')
 })
+
+t.test('over real HTTP at LOG_LEVEL=info: a token in the query string is redacted from the log, the rest of the URL kept', async t => {
+  const idp = await idpFor(t)
+  const server = startServer({ ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const address = await server.listening
+
+  const protectedRoute = await fetch(`${address}/api/messages/protected?access_token=SECRETVALUE&x=1`)
+  t.equal(protectedRoute.status, 401, 'a token in the URL is not accepted')
+  const unknownRoute = await fetch(`${address}/no-such-route?x=1&Refresh_Token=SECRETVALUE`)
+  t.equal(unknownRoute.status, 404)
+  const badUrl = await fetch(`${address}/api/messages/%E0%A4%A?access_token=SECRETVALUE`)
+  t.equal(badUrl.status, 400)
+
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  const { stdout, stderr } = server.output()
+  t.match(stdout, '"url":"/api/messages/protected?access_token=[REDACTED]&x=1"', 'the path and other parameters are kept')
+  t.match(stdout, '"url":"/no-such-route?x=1&Refresh_Token=[REDACTED]"')
+  t.notMatch(stdout + stderr, 'SECRETVALUE', 'the token is in no log line')
+})
