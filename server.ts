@@ -24,8 +24,9 @@ try {
 const { level, trustProxy } = serverOptions
 
 const server = Fastify({
-  // Credentials never reach the log: neither the Authorization header nor a token in the query.
-  logger: { level, redact: ['req.headers.authorization'], serializers: { req: serializeRequest } },
+  // Credentials never reach the log: not the Authorization header, not a token in the query, and
+  // not the raw bytes of a malformed request, which Fastify logs at trace as err.rawPacket.
+  logger: { level, redact: ['req.headers.authorization', 'err.rawPacket'], serializers: { req: serializeRequest } },
   // Behind a TLS-terminating proxy, the scheme and host in challenges come from X-Forwarded-*.
   trustProxy,
   // Hello World clients send no bodies; keep what a request may cost small.

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -95,12 +97,19 @@ t.test('over real HTTP: serves the API, never logs the token, closes on SIGTERM'
   t.same(await admin.json(), { message: 'The API successfully recognized you as an admin.' })
   const rejected = await fetch(`${address}/api/messages/admin`, { headers: { authorization: `Bearer ${token}x` } })
   t.equal(rejected.status, 401)
+  // A malformed request: Fastify logs the client error at trace with the raw bytes received.
+  const malformed = connect(Number(new URL(address).port), '127.0.0.1')
+  malformed.end(`GET /api/messages/admin HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nBad Header\r\n\r\n`)
+  malformed.resume()
+  await once(malformed, 'close')
 
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0, 'exits cleanly on SIGTERM')
   const { stdout } = server.output()
   t.match(stdout, /"url":"\/api\/messages\/admin"/, 'requests are logged')
   t.notMatch(stdout, token.split('.')[2] as string, 'the token is not in the log')
+  t.match(stdout, '"msg":"client error"', 'the malformed request is logged')
+  t.notMatch(stdout, '"rawPacket":{', 'without the raw bytes, which hold the token')
 })
 
 t.test('over real HTTP at LOG_LEVEL=info: a token in the query string is redacted from the log, the rest of the URL kept', async t => {
