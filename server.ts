@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import Fastify from 'fastify'
 import app from './app.js'
 import { ConfigError, resolveServerOptions } from './plugins/config.js'
+import { serializeRequest } from './plugins/log-redaction.js'
 
 // The Auth0 samples keep their settings in .env; variables already set win.
 if (existsSync('.env')) process.loadEnvFile('.env')
@@ -27,7 +28,9 @@ try {
 const { level, trustProxy } = serverOptions
 
 const server = Fastify({
-  logger: { level, redact: ['req.headers.authorization'] },
+  // Credentials never reach the log: not the Authorization header, not a token in the query, and
+  // not the raw bytes of a malformed request, which Fastify logs at trace as err.rawPacket.
+  logger: { level, redact: ['req.headers.authorization', 'err.rawPacket'], serializers: { req: serializeRequest } },
   // Behind a TLS-terminating proxy, the scheme and host in challenges come from X-Forwarded-*.
   trustProxy,
   // Hello World clients send no bodies; keep what a request may cost small.

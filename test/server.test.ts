@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -7,6 +9,8 @@ import t from 'tap'
 import { idpFor, TS_LOADER_ENV } from './helper.js'
 
 // server.ts in a child process, through the same TypeScript loader and settings tap uses.
+// Each start compiles server.ts afresh (seconds on a busy machine): give the file room.
+t.setTimeout(180_000)
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url))
 
 function startServer (env: Record<string, string>) {
@@ -39,6 +43,29 @@ t.test('a configuration error stops start-up with one line naming the variable, 
   t.notMatch(stderr, /\n\s+at /, 'no stack trace')
 })
 
+t.test('NODE_ENV=production with no issuer configured stops start-up instead of running the local issuer', async t => {
+  const server = startServer({ NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1' })
+  t.equal(await server.exited, 1)
+  const { stdout, stderr } = server.output()
+  t.equal(stderr, 'Configuration error: NODE_ENV is production but no issuer is set: configure ISSUER_BASE_URL or AUTH0_DOMAIN (the local development issuer never runs in production)\n')
+  t.notMatch(stdout, /Local development issuer/)
+})
+
+t.test('a blank ISSUER_BASE_URL stops start-up naming it, even outside production', async t => {
+  const server = startServer({ ISSUER_BASE_URL: '  ', PORT: '0', HOST: '127.0.0.1' })
+  t.equal(await server.exited, 1)
+  t.equal(server.output().stderr, 'Configuration error: ISSUER_BASE_URL is set but blank: give it a value, or unset it\n')
+})
+
+t.test('with nothing set and no NODE_ENV, the local development issuer still runs', async t => {
+  const server = startServer({ PORT: '0', HOST: '127.0.0.1' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  await server.listening
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  t.match(server.output().stdout, /Local development issuer \(NOT for production\): http:\/\/127\.0\.0\.1:\d+\//)
+})
+
 t.test('an unknown LOG_LEVEL stops start-up naming LOG_LEVEL', async t => {
   const server = startServer({ LOG_LEVEL: 'loud' })
   t.equal(await server.exited, 1)
@@ -48,7 +75,14 @@ t.test('an unknown LOG_LEVEL stops start-up naming LOG_LEVEL', async t => {
 t.test('a bad TRUST_PROXY stops start-up naming TRUST_PROXY', async t => {
   const server = startServer({ TRUST_PROXY: 'yes' })
   t.equal(await server.exited, 1)
-  t.match(server.output().stderr, /^Configuration error: TRUST_PROXY must be true, a hop count, or IP addresses/)
+  t.match(server.output().stderr, /^Configuration error: TRUST_PROXY must be true, or proxy addresses\/CIDRs/)
+})
+
+t.test('TRUST_PROXY as a hop count stops start-up naming TRUST_PROXY and what to use instead', async t => {
+  const server = startServer({ TRUST_PROXY: '2', ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'a' })
+  t.equal(await server.exited, 1)
+  t.match(server.output().stderr, /^Configuration error: TRUST_PROXY must not be a hop count \(got "2"\).*addresses or CIDRs.*\n$/)
+  t.equal(server.output().stderr.split('\n').length, 2, 'one line')
 })
 
 t.test('over real HTTP: serves the API, never logs the token, closes on SIGTERM', async t => {
@@ -63,12 +97,40 @@ t.test('over real HTTP: serves the API, never logs the token, closes on SIGTERM'
   t.same(await admin.json(), { message: 'The API successfully recognized you as an admin.' })
   const rejected = await fetch(`${address}/api/messages/admin`, { headers: { authorization: `Bearer ${token}x` } })
   t.equal(rejected.status, 401)
+  // A malformed request: Fastify logs the client error at trace with the raw bytes received.
+  const malformed = connect(Number(new URL(address).port), '127.0.0.1')
+  malformed.end(`GET /api/messages/admin HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nBad Header\r\n\r\n`)
+  malformed.resume()
+  await once(malformed, 'close')
 
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0, 'exits cleanly on SIGTERM')
   const { stdout } = server.output()
   t.match(stdout, /"url":"\/api\/messages\/admin"/, 'requests are logged')
   t.notMatch(stdout, token.split('.')[2] as string, 'the token is not in the log')
+  t.match(stdout, '"msg":"client error"', 'the malformed request is logged')
+  t.notMatch(stdout, '"rawPacket":{', 'without the raw bytes, which hold the token')
+})
+
+t.test('over real HTTP at LOG_LEVEL=info: a token in the query string is redacted from the log, the rest of the URL kept', async t => {
+  const idp = await idpFor(t)
+  const server = startServer({ ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const address = await server.listening
+
+  const protectedRoute = await fetch(`${address}/api/messages/protected?access_token=SECRETVALUE&x=1`)
+  t.equal(protectedRoute.status, 401, 'a token in the URL is not accepted')
+  const unknownRoute = await fetch(`${address}/no-such-route?x=1&Refresh_Token=SECRETVALUE`)
+  t.equal(unknownRoute.status, 404)
+  const badUrl = await fetch(`${address}/api/messages/%E0%A4%A?access_token=SECRETVALUE`)
+  t.equal(badUrl.status, 400)
+
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  const { stdout, stderr } = server.output()
+  t.match(stdout, '"url":"/api/messages/protected?access_token=[REDACTED]&x=1"', 'the path and other parameters are kept')
+  t.match(stdout, '"url":"/no-such-route?x=1&Refresh_Token=[REDACTED]"')
+  t.notMatch(stdout + stderr, 'SECRETVALUE', 'the token is in no log line')
 })
 
 t.test('a discovery document naming another issuer stops start-up with one Configuration error line', async t => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseTrustProxy, resolveConfig, type Env } from '../../plugins/config.js'
+import { parseTrustProxy, resolveConfig, resolveServerOptions, type Env } from '../../plugins/config.js'
 import { build } from '../helper.js'
 
 const base: Env = { PORT: 6060, HOST: 'localhost', LOG_LEVEL: 'info', CLIENT_ORIGIN_URL: 'http://localhost:4040', LOCAL_ISSUER_DATA: '.local-issuer' }
@@ -13,7 +13,9 @@ t.test('bad configuration stops start-up with a message naming the variable', as
     [{ ISSUER_BASE_URL: 'idp.example.com', AUDIENCE: 'x' }, /^ISSUER_BASE_URL must be an absolute URL/],
     [{ ISSUER_BASE_URL: 'http://idp.example.com/', AUDIENCE: 'x' }, /^ISSUER_BASE_URL must use https:/],
     [{ ISSUER_BASE_URL: 'https://idp.example.com/' }, /^AUDIENCE is required with ISSUER_BASE_URL/],
-    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: '  ' }, /^AUDIENCE is required/],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: '  ' }, /^AUDIENCE is set but blank/],
+    [{ ISSUER_BASE_URL: '' }, /^ISSUER_BASE_URL is set but blank/],
+    [{ NODE_ENV: 'production' }, /^NODE_ENV is production but no issuer is set: configure ISSUER_BASE_URL or AUTH0_DOMAIN/],
     [{ AUTH0_DOMAIN: 'tenant.us.auth0.com' }, /^AUTH0_AUDIENCE is required with AUTH0_DOMAIN/],
     [{ AUTH0_DOMAIN: 'https://tenant.us.auth0.com/path', AUTH0_AUDIENCE: 'x' }, /^AUTH0_DOMAIN must be a host name/],
     [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'x', JWKS_URI: 'http://keys.example.com/' }, /^JWKS_URI must use https:/],
@@ -41,9 +43,43 @@ t.test('defaults: port 6060, host localhost, CORS origin http://localhost:4040',
   t.equal(config.clientOrigin, 'http://localhost:4040')
 })
 
-t.test('empty variables count as unset', async t => {
-  const config = resolveConfig({ ...base, ISSUER_BASE_URL: 'https://idp.example.com', AUDIENCE: 'a', AUTH0_DOMAIN: '', JWKS_URI: '' })
-  t.equal(config.auth?.jwksUri, undefined)
+t.test('a set but blank issuer variable stops start-up naming it, instead of turning the local issuer on', async t => {
+  const names = ['ISSUER_BASE_URL', 'AUDIENCE', 'AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'JWKS_URI'] as const
+  const issuers: Array<Partial<Env>> = [{}, { ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'a' }, { AUTH0_DOMAIN: 'tenant.auth0.com', AUTH0_AUDIENCE: 'a' }]
+  for (const name of names) {
+    for (const blank of ['', '  ', '\t']) {
+      for (const issuer of issuers) {
+        const env = { ...base, ...issuer, [name]: blank }
+        t.throws(() => resolveConfig(env), { name: 'ConfigError', message: `${name} is set but blank: give it a value, or unset it` }, JSON.stringify(env))
+      }
+    }
+  }
+})
+
+t.test('NODE_ENV=production with no issuer configured stops start-up rather than run the local issuer', async t => {
+  for (const NODE_ENV of ['production', ' Production ']) {
+    t.throws(() => resolveConfig({ ...base, NODE_ENV }), {
+      name: 'ConfigError',
+      message: 'NODE_ENV is production but no issuer is set: configure ISSUER_BASE_URL or AUTH0_DOMAIN (the local development issuer never runs in production)'
+    }, NODE_ENV)
+  }
+  t.throws(() => resolveConfig({ ...base, NODE_ENV: 'production', AUDIENCE: 'a' }), { message: /^NODE_ENV is production but no issuer is set/ })
+  t.equal(resolveConfig({ ...base, NODE_ENV: 'production', ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'a' }).localIssuer, undefined)
+  t.equal(resolveConfig({ ...base, NODE_ENV: 'production', AUTH0_DOMAIN: 'tenant.auth0.com', AUTH0_AUDIENCE: 'a' }).auth?.issuer, 'https://tenant.auth0.com/')
+  t.not(resolveConfig({ ...base, NODE_ENV: 'development' }).localIssuer, undefined, 'any other NODE_ENV keeps the local issuer')
+})
+
+t.test('mixed Auth0 and generic names stop start-up saying which name to use', async t => {
+  const cases: Array<[Partial<Env>, string]> = [
+    [{ AUTH0_DOMAIN: 'tenant.auth0.com', AUDIENCE: 'a' }, 'AUDIENCE goes with ISSUER_BASE_URL: with AUTH0_DOMAIN, name the API identifier AUTH0_AUDIENCE'],
+    [{ AUTH0_DOMAIN: 'tenant.auth0.com', AUDIENCE: 'a', AUTH0_AUDIENCE: 'a' }, 'AUDIENCE goes with ISSUER_BASE_URL: with AUTH0_DOMAIN, name the API identifier AUTH0_AUDIENCE'],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUTH0_AUDIENCE: 'a' }, 'AUTH0_AUDIENCE goes with AUTH0_DOMAIN: with ISSUER_BASE_URL, name the API identifier AUDIENCE'],
+    [{ ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'a', AUTH0_AUDIENCE: 'a' }, 'AUTH0_AUDIENCE goes with AUTH0_DOMAIN: with ISSUER_BASE_URL, name the API identifier AUDIENCE'],
+    [{ AUTH0_AUDIENCE: 'a' }, 'AUTH0_AUDIENCE needs AUTH0_DOMAIN: without an issuer the local issuer runs, and AUDIENCE names its API identifier']
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => resolveConfig({ ...base, ...env }), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
 })
 
 t.test('http: issuers are allowed on loopback only', async t => {
@@ -65,16 +101,21 @@ t.test('an issuer configured turns the local issuer off', async t => {
   t.equal(resolveConfig({ ...base, AUTH0_DOMAIN: 'tenant.auth0.com', AUTH0_AUDIENCE: 'a' }).localIssuer, undefined)
 })
 
-t.test('TRUST_PROXY: true, a hop count, or addresses; anything else names the variable', async t => {
+t.test('TRUST_PROXY: true or addresses/CIDRs, as Fastify 5 takes them; anything else names the variable', async t => {
   t.equal(parseTrustProxy(undefined), false)
   t.equal(parseTrustProxy(''), false)
   t.equal(parseTrustProxy('false'), false)
   t.equal(parseTrustProxy('true'), true)
-  const twoHops = parseTrustProxy('2') as (address: string, hop: number) => boolean
-  t.equal(twoHops('10.0.0.1', 1), true)
-  t.equal(twoHops('10.0.0.1', 2), false)
   t.equal(parseTrustProxy('10.0.0.0/8, 127.0.0.1,::1'), '10.0.0.0/8,127.0.0.1,::1')
-  for (const bad of ['yes', '10.0.0.0/33', '10.0.0.1/8/1', 'proxy.example.com', '::1/129']) {
-    t.throws(() => parseTrustProxy(bad), { name: 'ConfigError', message: /^TRUST_PROXY must be/ }, bad)
+  t.equal(parseTrustProxy('loopback, 10.0.0.0/8'), 'loopback,10.0.0.0/8')
+  for (const bad of ['yes', '10.0.0.0/33', '10.0.0.1/8/1', 'proxy.example.com', '::1/129', '10.0.0.1,']) {
+    t.throws(() => parseTrustProxy(bad), { name: 'ConfigError', message: /^TRUST_PROXY must be true, or proxy addresses\/CIDRs/ }, bad)
   }
+})
+
+t.test('TRUST_PROXY as a hop count is refused, saying what to use instead', async t => {
+  for (const hops of ['1', '2', ' 2 ', '0']) {
+    t.throws(() => parseTrustProxy(hops), { name: 'ConfigError', message: /^TRUST_PROXY must not be a hop count .*List the proxies' addresses or CIDRs .*or use true/ }, hops)
+  }
+  t.throws(() => resolveServerOptions({ TRUST_PROXY: '2' }), { name: 'ConfigError', message: /^TRUST_PROXY must not be a hop count/ })
 })

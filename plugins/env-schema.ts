@@ -1,0 +1,23 @@
+import { Type, type Static } from 'typebox'
+import { DEFAULT_DATA_DIR } from '../local-issuer/issuer-info.js'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/** The environment variables the service reads, as the README documents them. */
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 6060 }),
+  HOST: Type.String({ minLength: 1, default: 'localhost' }),
+  LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info' }),
+  ISSUER_BASE_URL: Type.Optional(Type.String()),
+  AUDIENCE: Type.Optional(Type.String()),
+  AUTH0_DOMAIN: Type.Optional(Type.String()),
+  AUTH0_AUDIENCE: Type.Optional(Type.String()),
+  JWKS_URI: Type.Optional(Type.String()),
+  CLIENT_ORIGIN_URL: Type.String({ default: 'http://localhost:4040' }),
+  LOCAL_ISSUER_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: DEFAULT_DATA_DIR }),
+  TRUST_PROXY: Type.Optional(Type.String()),
+  NODE_ENV: Type.Optional(Type.String())
+})
+
+export type Env = Static<typeof EnvSchema>
