@@ -1,6 +1,7 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import { createAdapterClass } from './adapter.js'
 import { LocalClients } from './issuer-info.js'
+import { registeredClientPolicy } from './registration.js'
 import { ADMIN_PERMISSIONS, type LocalState } from './state.js'
 
 export interface ProviderOptions {
@@ -70,8 +71,12 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
           if (requested !== undefined && requested !== audience) throw new errors.InvalidTarget('unknown audience')
           return audience
         },
-        async getResourceServerInfo (ctx, resource) {
+        async getResourceServerInfo (ctx, resource, client) {
           if (resource !== audience) throw new errors.InvalidTarget('unknown resource')
+          // API access without a user is local-machine's alone, whatever a client's metadata says.
+          if (isClientCredentials(ctx) && client.clientId !== LocalClients.machine) {
+            throw new errors.UnauthorizedClient('only local-machine may use client_credentials for this API')
+          }
           return { audience, scope: API_SCOPES, accessTokenFormat: 'jwt', accessTokenTTL: HOUR, jwt: { sign: { alg: 'RS256' } } }
         },
         async useGrantedResource () {
@@ -79,9 +84,11 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
         }
       }
     },
+    extraClientMetadata: registeredClientPolicy,
     extraParams: ['audience'],
     async extraTokenClaims (ctx, token) {
       if (token.kind === 'ClientCredentials') {
+        if (token.clientId !== LocalClients.machine) return { permissions: [] }
         return { permissions: token.scope?.split(' ').filter(Boolean) ?? [] }
       }
       if (token.kind === 'AccessToken') {
@@ -132,6 +139,10 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
 function requestedAudience (ctx: KoaContextWithOIDC): string | undefined {
   const value = ctx.oidc.params?.audience ?? (ctx.oidc.body as Record<string, unknown> | undefined)?.audience
   return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+function isClientCredentials (ctx: KoaContextWithOIDC): boolean {
+  return ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials'
 }
 
 export function escape (value: string): string {
