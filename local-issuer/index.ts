@@ -3,6 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
+import { ClientStore } from './client-store.js'
 import { createInteractionHandler } from './interactions.js'
 import { ISSUER_INFO_FILE, type IssuerInfo } from './issuer-info.js'
 import { LocalClients } from './issuer-info.js'
@@ -40,7 +41,8 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
   })
   const issuer = `http://${host}:${(server.address() as AddressInfo).port}/`
 
-  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, dataDir, state })
+  const clients = new ClientStore(dataDir, error => log.error({ err: error }, 'local issuer: registered clients could not be saved'))
+  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, clients, state })
   provider.on('server_error', (ctx, error) => log.error({ err: error }, 'local issuer: server error'))
   const handleProvider = provider.callback()
   const handleInteraction = createInteractionHandler(provider, state, log)
@@ -56,9 +58,12 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
     issuer,
     audience,
     created,
-    close: () => new Promise(resolve => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    })
+    close: async () => {
+      await new Promise<void>(resolve => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+      await clients.flush()
+    }
   }
 }

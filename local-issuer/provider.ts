@@ -1,5 +1,6 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import { createAdapterClass } from './adapter.js'
+import type { ClientStore } from './client-store.js'
 import { LocalClients } from './issuer-info.js'
 import { registeredClientPolicy } from './registration.js'
 import { ADMIN_PERMISSIONS, type LocalState } from './state.js'
@@ -10,7 +11,8 @@ export interface ProviderOptions {
   clientOrigin: string
   /** More redirect URIs for the browser client (the docs page's). */
   redirectUris: string[]
-  dataDir: string
+  /** Dynamically registered clients, kept in the data folder. */
+  clients: ClientStore
   state: LocalState
 }
 
@@ -22,11 +24,11 @@ const HOUR = 3600
  * paths, JWT access tokens (RFC 9068) for the API's audience with `scope` and an
  * Auth0 RBAC `permissions` claim, `audience=` accepted like RFC 8707 `resource=`.
  */
-export function createProvider ({ issuer, audience, clientOrigin, redirectUris, dataDir, state }: ProviderOptions): Provider {
+export function createProvider ({ issuer, audience, clientOrigin, redirectUris, clients, state }: ProviderOptions): Provider {
   const usersBySub = new Map(state.users.map(user => [user.sub, user]))
 
   const configuration: Configuration = {
-    adapter: createAdapterClass(dataDir),
+    adapter: createAdapterClass(clients),
     clients: [
       {
         client_id: LocalClients.machine,

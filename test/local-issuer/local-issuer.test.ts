@@ -176,7 +176,7 @@ t.test('malformed requests get OAuth errors, never a 500', async t => {
 
 t.test('dynamic client registration (RFC 7591) works and registered clients survive a restart', async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
-  const { local } = await buildLocal(t, { LOCAL_ISSUER_DATA: dataDir })
+  const { app, local } = await buildLocal(t, { LOCAL_ISSUER_DATA: dataDir })
   const registered = await fetch(new URL('oidc/register', local.issuer), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -184,6 +184,7 @@ t.test('dynamic client registration (RFC 7591) works and registered clients surv
   })
   t.equal(registered.status, 201)
   const { client_id: clientId } = await registered.json() as { client_id: string }
+  await app.close()
 
   const again = await buildLocal(t, { LOCAL_ISSUER_DATA: dataDir })
   const res = await fetch(new URL(`authorize?${new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: 'http://127.0.0.1:5000/cb', scope: 'openid', code_challenge: createPkce().challenge, code_challenge_method: 'S256' })}`, again.local.issuer), { redirect: 'manual' })

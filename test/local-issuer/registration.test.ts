@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { RegistrationPolicy } from '../../local-issuer/registration.js'
 import { tokenRequest } from '../fixtures/local-login.js'
 import { buildLocal, register } from './build-local.js'
 
@@ -60,4 +61,34 @@ t.test('a public code-flow client still registers', async t => {
   const registered = await register(local.issuer, { redirect_uris: ['http://127.0.0.1:5000/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], client_name: 'SPA sample' })
   t.equal(registered.status, 201)
   t.equal(registered.body.client_secret, undefined)
+})
+
+t.test('registration is bounded in count and bytes, the file stays whole, and the API keeps answering', async t => {
+  const { app, local, dataDir } = await buildLocal(t)
+  const sample = (name: string) => ({ redirect_uris: ['http://127.0.0.1:5000/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'], client_name: name })
+
+  const big = await register(local.issuer, sample('x'.repeat(50 * 1024)))
+  t.equal(big.status, 400, 'a 50 KiB client_name is refused')
+  t.equal(big.body.error, 'invalid_client_metadata')
+
+  const statuses = new Map<number, number>()
+  let apiAnswers = 0
+  for (let batch = 0; batch < 15; batch++) {
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => register(local.issuer, sample(`sample ${batch * 10 + i}`))))
+    for (const { status } of results) statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    if ((await app.inject('/api/messages/public')).statusCode === 200) apiAnswers++
+  }
+  t.equal(statuses.get(201), RegistrationPolicy.maxClients, `${RegistrationPolicy.maxClients} registered`)
+  t.equal(statuses.get(403), 150 - RegistrationPolicy.maxClients, 'the rest refused')
+  t.equal(apiAnswers, 15, 'the API answered 200 between every batch')
+  const refused = await register(local.issuer, sample('one more'))
+  t.equal(refused.status, 403)
+  t.match(String(refused.body.error_description), /registered clients, its limit/)
+
+  await app.close()
+  const file = join(dataDir, 'registered-clients.json')
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+  t.equal(Object.keys(saved).length, RegistrationPolicy.maxClients, 'the file is valid JSON and holds every registered client')
+  t.ok(statSync(file).size <= RegistrationPolicy.maxClients * RegistrationPolicy.maxBytes, `file size bounded (${statSync(file).size} bytes)`)
+  t.equal(statSync(file).mode & 0o777, 0o600)
 })
