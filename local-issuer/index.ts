@@ -47,6 +47,10 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
   const handleProvider = provider.callback()
   const handleInteraction = createInteractionHandler(provider, state, log)
   server.on('request', (req, res) => {
+    // No page of the issuer may be framed (clickjacking of login, consent, logout);
+    // the interaction pages set a fuller policy of their own.
+    res.setHeader('content-security-policy', "frame-ancestors 'none'")
+    res.setHeader('x-frame-options', 'DENY')
     if (req.url?.startsWith('/interaction/')) handleInteraction(req, res)
     else handleProvider(req, res)
   })
