@@ -57,26 +57,31 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 /** The few lines a newcomer needs when the local development issuer is on. */
 function printNewcomerGuide () {
-  const { issuer, created } = server.localIssuer!
+  const { issuer, created, dataDir, stateFile, otherInstances } = server.localIssuer!
   const { port } = server.addresses()[0] as { port: number }
   const api = `http://${server.config.host}:${port}`
+  // With another server on the same data folder, `npm run token` must be told which one.
+  const shared = otherInstances().length > 0
+  const token = shared ? `npm run -s token -- --port ${port}` : 'npm run -s token'
+  const tokenWith = (args: string) => shared ? `${token} ${args}` : `${token} -- ${args}`
   const lines = [
     '',
     `Hello World API:  ${api}`,
     `Local development issuer (NOT for production): ${issuer}`,
     ...(created === undefined
-      ? []
+      ? [`Secrets from the first start are in ${stateFile} (passwords only as hashes; delete the folder to start afresh)`]
       : [
-          'First start: these secrets are printed once and stored (passwords hashed) in ' + server.config.localIssuer!.dataDir + '/',
+          'First start: these secrets are printed once and stored (passwords hashed) in ' + dataDir + '/',
           `  machine client  local-machine  secret ${created.machineClientSecret}`,
           `  admin user      admin          password ${created.passwords.admin}   (has read:admin-messages)`,
           `  other user      user           password ${created.passwords.user}`
         ]),
-    'Get a token:  npm run -s token              (add -- --scope read:admin-messages for the admin route)',
+    ...(shared ? ['Another server uses the same local issuer folder: the commands below name this one by its port.'] : []),
+    `Get a token:  ${token}              (add ${shared ? '' : '-- '}--scope read:admin-messages for the admin route)`,
     'Try it:',
     `  curl ${api}/api/messages/public`,
-    `  curl -H "Authorization: Bearer $(npm run -s token)" ${api}/api/messages/protected`,
-    `  curl -H "Authorization: Bearer $(npm run -s token -- --scope read:admin-messages)" ${api}/api/messages/admin`,
+    `  curl -H "Authorization: Bearer $(${token})" ${api}/api/messages/protected`,
+    `  curl -H "Authorization: Bearer $(${tokenWith('--scope read:admin-messages')})" ${api}/api/messages/admin`,
     ''
   ]
   console.log(lines.join('\n'))

@@ -1,11 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider'
-
-interface Stored {
-  payload: AdapterPayload
-  expiresAt: number | undefined
-}
+import { errors, type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider'
+import type { ClientStore, Stored } from './client-store.js'
+import { RegistrationPolicy } from './registration.js'
 
 // Sessions, codes and tokens are for one run; an unbounded folder of them is not wanted.
 const MAX_ENTRIES_PER_MODEL = 10_000
@@ -13,10 +8,10 @@ const MAX_ENTRIES_PER_MODEL = 10_000
 /**
  * oidc-provider storage: memory for everything, and a JSON file for clients
  * registered dynamically (RFC 7591), so they survive a restart as the default
- * clients do.
+ * clients do. Registered clients are capped in number; past the cap,
+ * registration is refused rather than forgetting a client someone uses.
  */
-export function createAdapterClass (dataDir: string): AdapterConstructor {
-  const clientsFile = join(dataDir, 'registered-clients.json')
+export function createAdapterClass (clients: ClientStore): AdapterConstructor {
   const models = new Map<string, Map<string, Stored>>()
 
   return class LocalAdapter implements Adapter {
@@ -27,18 +22,22 @@ export function createAdapterClass (dataDir: string): AdapterConstructor {
       this.#model = model
       let entries = models.get(model)
       if (entries === undefined) {
-        entries = model === 'Client' ? readClients(clientsFile) : new Map()
+        entries = model === 'Client' ? clients.entries : new Map()
         models.set(model, entries)
       }
       this.#entries = entries
     }
 
     async upsert (id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      if (this.#model === 'Client' && this.#entries.size >= RegistrationPolicy.maxClients && !this.#entries.has(id)) {
+        throw new errors.InvalidRequest(`this local issuer already holds ${RegistrationPolicy.maxClients} registered clients, its limit; ` +
+          'delete registered-clients.json in its data folder to start afresh', 403)
+      }
       if (this.#entries.size >= MAX_ENTRIES_PER_MODEL && !this.#entries.has(id)) {
         this.#entries.delete(this.#entries.keys().next().value as string)
       }
       this.#entries.set(id, { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined })
-      if (this.#model === 'Client') writeClients(clientsFile, this.#entries)
+      if (this.#model === 'Client') clients.changed()
     }
 
     async find (id: string): Promise<AdapterPayload | undefined> {
@@ -66,7 +65,7 @@ export function createAdapterClass (dataDir: string): AdapterConstructor {
 
     async destroy (id: string): Promise<void> {
       this.#entries.delete(id)
-      if (this.#model === 'Client') writeClients(clientsFile, this.#entries)
+      if (this.#model === 'Client') clients.changed()
     }
 
     async revokeByGrantId (grantId: string): Promise<void> {
@@ -81,16 +80,4 @@ export function createAdapterClass (dataDir: string): AdapterConstructor {
       }
     }
   }
-}
-
-function readClients (file: string): Map<string, Stored> {
-  try {
-    return new Map(Object.entries(JSON.parse(readFileSync(file, 'utf8')) as Record<string, Stored>))
-  } catch {
-    return new Map()
-  }
-}
-
-function writeClients (file: string, entries: Map<string, Stored>): void {
-  writeFileSync(file, JSON.stringify(Object.fromEntries(entries), null, 2), { mode: 0o600 })
 }

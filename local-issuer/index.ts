@@ -1,13 +1,13 @@
-import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
+import { ClientStore } from './client-store.js'
 import { createInteractionHandler } from './interactions.js'
-import { ISSUER_INFO_FILE, type IssuerInfo } from './issuer-info.js'
+import { liveInstances, recordInstance, removeInstance, updateInstance, type IssuerInstance } from './instances.js'
 import { LocalClients } from './issuer-info.js'
 import { createProvider } from './provider.js'
-import { loadState, type FirstStartSecrets } from './state.js'
+import { loadState, STATE_FILE, type FirstStartSecrets } from './state.js'
 
 export interface LocalIssuerOptions {
   /** Loopback only: this issuer is for one developer's machine. */
@@ -25,8 +25,15 @@ export interface LocalIssuerOptions {
 export interface LocalIssuer {
   issuer: string
   audience: string
+  /** Where its state is, for the start-up guide. */
+  dataDir: string
+  stateFile: string
   /** Secrets made on this start (first start only), to print once. */
   created: FirstStartSecrets | undefined
+  /** Names the API this issuer serves, once it listens, for `npm run token --api`. */
+  servesApi: (api: string) => void
+  /** The other running servers whose local issuer uses the same data folder. */
+  otherInstances: () => IssuerInstance[]
   close: () => Promise<void>
 }
 
@@ -40,25 +47,37 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
   })
   const issuer = `http://${host}:${(server.address() as AddressInfo).port}/`
 
-  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, dataDir, state })
+  const clients = new ClientStore(dataDir, error => log.error({ err: error }, 'local issuer: registered clients could not be saved'))
+  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, clients, state })
   provider.on('server_error', (ctx, error) => log.error({ err: error }, 'local issuer: server error'))
   const handleProvider = provider.callback()
   const handleInteraction = createInteractionHandler(provider, state, log)
   server.on('request', (req, res) => {
+    // No page of the issuer may be framed (clickjacking of login, consent, logout);
+    // the interaction pages set a fuller policy of their own.
+    res.setHeader('content-security-policy', "frame-ancestors 'none'")
+    res.setHeader('x-frame-options', 'DENY')
     if (req.url?.startsWith('/interaction/')) handleInteraction(req, res)
     else handleProvider(req, res)
   })
 
-  const info: IssuerInfo = { issuer, audience, machineClientId: LocalClients.machine }
-  await writeFile(join(dataDir, ISSUER_INFO_FILE), JSON.stringify(info, null, 2))
+  recordInstance(dataDir, { issuer, audience, machineClientId: LocalClients.machine, pid: process.pid, startedAt: Date.now() })
 
   return {
     issuer,
     audience,
+    dataDir,
+    stateFile: join(dataDir, STATE_FILE),
     created,
-    close: () => new Promise(resolve => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    })
+    servesApi: api => updateInstance(dataDir, issuer, { api }),
+    otherInstances: () => liveInstances(dataDir).filter(instance => instance.issuer !== issuer),
+    close: async () => {
+      removeInstance(dataDir, issuer)
+      await new Promise<void>(resolve => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+      await clients.flush()
+    }
   }
 }

@@ -8,13 +8,16 @@ const MAX_FORM_BYTES = 4096
 const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|confirm|abort))?$/
 
 class BadRequest extends Error {}
+class ForeignOrigin extends Error {}
 
 /**
  * The login and consent pages oidc-provider sends the browser to. Bad input is
- * a 400 page, never a 500; an unknown or expired interaction says so.
+ * a 400 page, never a 500; an unknown or expired interaction says so; a form
+ * posted from another site is a 403 page.
  */
 export function createInteractionHandler (provider: Provider, state: LocalState, log: FastifyBaseLogger) {
   const usersBySub = new Map(state.users.map(user => [user.sub, user]))
+  const issuerOrigin = new URL(provider.issuer).origin
 
   async function handle (req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined): Promise<void> {
     const details = await provider.interactionDetails(req, res)
@@ -64,15 +67,32 @@ export function createInteractionHandler (provider: Provider, state: LocalState,
     const match = ROUTE.exec(new URL(req.url ?? '/', 'http://local').pathname)
     try {
       if (match === null) throw new BadRequest('Not found.')
+      if (req.method !== 'GET' && req.method !== 'HEAD') checkSameOrigin(req, issuerOrigin)
       await handle(req, res, match[1] as string, match[2])
     } catch (error) {
       if (res.headersSent) return
+      if (error instanceof ForeignOrigin) {
+        return send(res, 403, page('Sign-in problem', '<p>This form was sent from another site. Start again from the app.</p>'))
+      }
       const known = error instanceof BadRequest || (error as { name?: string }).name === 'SessionNotFound'
       const message = error instanceof BadRequest ? error.message : 'This sign-in has expired or was already used; start again from the app.'
       if (!known) log.error({ err: error }, 'local issuer: interaction failed')
       send(res, known ? 400 : 500, page('Sign-in problem', `<p>${escape(known ? message : 'Something went wrong.')}</p>`))
     }
   }
+}
+
+/**
+ * Login and consent change state, so they are accepted only from the issuer's
+ * own pages. Browsers say where a form comes from in Origin (`null` for an
+ * opaque origin) and, in current ones, Sec-Fetch-Site; either, when present,
+ * must say this origin. A request with neither comes from no browser, so from
+ * no other site either: a script or an HTTP client, which holds no victim's cookie.
+ */
+function checkSameOrigin (req: IncomingMessage, issuerOrigin: string): void {
+  const { origin, 'sec-fetch-site': site } = req.headers
+  if (origin !== undefined && origin !== issuerOrigin) throw new ForeignOrigin()
+  if (site !== undefined && site !== 'same-origin') throw new ForeignOrigin()
 }
 
 async function readForm (req: IncomingMessage): Promise<URLSearchParams> {
@@ -93,7 +113,8 @@ function send (res: ServerResponse, status: number, html: string): void {
     'cache-control': 'no-store',
     'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer'
+    // Not no-referrer: with it, browsers send `Origin: null` on the form posts that checkSameOrigin reads.
+    'referrer-policy': 'same-origin'
   }).end(html)
 }
 

@@ -1,6 +1,8 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import { createAdapterClass } from './adapter.js'
+import type { ClientStore } from './client-store.js'
 import { LocalClients } from './issuer-info.js'
+import { registeredClientPolicy } from './registration.js'
 import { ADMIN_PERMISSIONS, type LocalState } from './state.js'
 
 export interface ProviderOptions {
@@ -9,7 +11,8 @@ export interface ProviderOptions {
   clientOrigin: string
   /** More redirect URIs for the browser client (the docs page's). */
   redirectUris: string[]
-  dataDir: string
+  /** Dynamically registered clients, kept in the data folder. */
+  clients: ClientStore
   state: LocalState
 }
 
@@ -21,11 +24,11 @@ const HOUR = 3600
  * paths, JWT access tokens (RFC 9068) for the API's audience with `scope` and an
  * Auth0 RBAC `permissions` claim, `audience=` accepted like RFC 8707 `resource=`.
  */
-export function createProvider ({ issuer, audience, clientOrigin, redirectUris, dataDir, state }: ProviderOptions): Provider {
+export function createProvider ({ issuer, audience, clientOrigin, redirectUris, clients, state }: ProviderOptions): Provider {
   const usersBySub = new Map(state.users.map(user => [user.sub, user]))
 
   const configuration: Configuration = {
-    adapter: createAdapterClass(dataDir),
+    adapter: createAdapterClass(clients),
     clients: [
       {
         client_id: LocalClients.machine,
@@ -70,8 +73,12 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
           if (requested !== undefined && requested !== audience) throw new errors.InvalidTarget('unknown audience')
           return audience
         },
-        async getResourceServerInfo (ctx, resource) {
+        async getResourceServerInfo (ctx, resource, client) {
           if (resource !== audience) throw new errors.InvalidTarget('unknown resource')
+          // API access without a user is local-machine's alone, whatever a client's metadata says.
+          if (isClientCredentials(ctx) && client.clientId !== LocalClients.machine) {
+            throw new errors.UnauthorizedClient('only local-machine may use client_credentials for this API')
+          }
           return { audience, scope: API_SCOPES, accessTokenFormat: 'jwt', accessTokenTTL: HOUR, jwt: { sign: { alg: 'RS256' } } }
         },
         async useGrantedResource () {
@@ -79,9 +86,11 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
         }
       }
     },
+    extraClientMetadata: registeredClientPolicy,
     extraParams: ['audience'],
     async extraTokenClaims (ctx, token) {
       if (token.kind === 'ClientCredentials') {
+        if (token.clientId !== LocalClients.machine) return { permissions: [] }
         return { permissions: token.scope?.split(' ').filter(Boolean) ?? [] }
       }
       if (token.kind === 'AccessToken') {
@@ -132,6 +141,10 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
 function requestedAudience (ctx: KoaContextWithOIDC): string | undefined {
   const value = ctx.oidc.params?.audience ?? (ctx.oidc.body as Record<string, unknown> | undefined)?.audience
   return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+function isClientCredentials (ctx: KoaContextWithOIDC): boolean {
+  return ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials'
 }
 
 export function escape (value: string): string {

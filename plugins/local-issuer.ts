@@ -32,6 +32,11 @@ async function localIssuer (fastify: FastifyInstance, opts: LocalIssuerPluginOpt
     'Set ISSUER_BASE_URL and AUDIENCE (or AUTH0_DOMAIN and AUTH0_AUDIENCE) for real use.')
   fastify.decorate('localIssuer', issuer)
   fastify.addHook('onClose', () => issuer.close())
+  // The API's port is known only now; `npm run token --api` finds the issuer by it.
+  fastify.addHook('onListen', async () => {
+    const address = fastify.addresses()[0]
+    if (typeof address === 'object') issuer.servesApi(`http://${fastify.config.host}:${address.port}`)
+  })
 }
 
 export default fp(localIssuer, { name: 'local-issuer', fastify: '5.x' })

@@ -1,29 +1,64 @@
 /**
- * Prints an access token from the running local development issuer
+ * Prints an access token from a running local development issuer
  * (client_credentials over real HTTP).
- *   npm run -s token -- [--scope "read:admin-messages"]
+ *   npm run -s token -- [--scope "read:admin-messages"] [--api http://localhost:6060 | --port 6060]
+ * With several servers running on one data folder, --api or --port picks the
+ * server (by its API's port); without them, the one started last is used and
+ * stderr says so.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 // Not local-issuer/index.js: that would load oidc-provider (and its Node.js version warning) for nothing.
-import { DEFAULT_DATA_DIR, ISSUER_INFO_FILE, type IssuerInfo } from '../local-issuer/issuer-info.js'
+import { liveInstances, portOf, type IssuerInstance } from '../local-issuer/instances.js'
+import { DEFAULT_DATA_DIR } from '../local-issuer/issuer-info.js'
 import { STATE_FILE, type LocalState } from '../local-issuer/state.js'
 
-const { values } = parseArgs({ options: { scope: { type: 'string' } } })
 const dataDir = process.env.LOCAL_ISSUER_DATA || DEFAULT_DATA_DIR
+const START = 'start the server with npm start and no ISSUER_BASE_URL or AUTH0_DOMAIN set'
 
-async function readJson<T> (file: string): Promise<T> {
-  try {
-    return JSON.parse(await readFile(join(dataDir, file), 'utf8')) as T
-  } catch {
-    throw new Error(`No local issuer found in ${dataDir}/: start the server with npm start and no ISSUER_BASE_URL or AUTH0_DOMAIN set.`)
+/** The API port the user asked for with --api or --port, if any. */
+function wantedPort (values: { api?: string | undefined, port?: string | undefined }): number | undefined {
+  if (values.api !== undefined) {
+    if (!URL.canParse(values.api)) throw new Error(`--api must be the API's URL, such as http://localhost:6060 (got ${JSON.stringify(values.api)})`)
+    return portOf(new URL(values.api))
+  }
+  if (values.port !== undefined) {
+    const port = Number(values.port)
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be the API's port, such as 6060 (got ${JSON.stringify(values.port)})`)
+    return port
   }
 }
 
+const describe = (instance: IssuerInstance) => instance.api ?? `the server whose issuer is ${instance.issuer}`
+
+/** The running instance the user means; with several and no choice made, the one started last, said on stderr. */
+function choose (instances: IssuerInstance[], port: number | undefined): IssuerInstance {
+  if (instances.length === 0) throw new Error(`No local issuer found in ${dataDir}/: ${START}.`)
+  if (port !== undefined) {
+    const match = instances.find(instance => instance.api !== undefined && portOf(new URL(instance.api)) === port)
+    if (match === undefined) {
+      throw new Error(`No server with a local issuer serves an API on port ${port}; running: ${instances.map(describe).join(', ')}.`)
+    }
+    return match
+  }
+  const chosen = instances.at(-1)!
+  if (instances.length > 1) {
+    const others = instances.slice(0, -1).map(describe).join(', ')
+    console.error(`Several servers run a local issuer; using ${describe(chosen)} (started last). For another, add --api <its URL>: ${others}`)
+  }
+  return chosen
+}
+
 try {
-  const info = await readJson<IssuerInfo>(ISSUER_INFO_FILE)
-  const { machineClientSecret } = await readJson<LocalState>(STATE_FILE)
+  const { values } = parseArgs({ options: { scope: { type: 'string' }, api: { type: 'string' }, port: { type: 'string' } } })
+  const info = choose(liveInstances(dataDir), wantedPort(values))
+  let machineClientSecret: string
+  try {
+    ({ machineClientSecret } = JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as LocalState)
+  } catch {
+    throw new Error(`No local issuer state in ${dataDir}/: ${START}.`)
+  }
   const form = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: info.machineClientId,
@@ -35,9 +70,9 @@ try {
   try {
     response = await fetch(new URL('oauth/token', info.issuer), { method: 'POST', body: form, signal: AbortSignal.timeout(10_000) })
   } catch {
-    throw new Error(`The local issuer at ${info.issuer} does not answer: is npm start running?`)
+    throw new Error(`The local issuer of ${describe(info)} (${info.issuer}) does not answer: is that npm start still running?`)
   }
-  const body = await response.json() as { access_token?: string, error?: string, error_description?: string }
+  const body = await response.json().catch(() => ({})) as { access_token?: string, error?: string, error_description?: string }
   if (!response.ok || body.access_token === undefined) {
     throw new Error(`The local issuer refused: ${body.error ?? response.status}${body.error_description ? ` (${body.error_description})` : ''}`)
   }

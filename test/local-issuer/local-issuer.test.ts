@@ -1,31 +1,11 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { Messages } from '../../routes/messages.js'
 import { authorize, CookieJar, createPkce, tokenRequest, type TokenSet } from '../fixtures/local-login.js'
 import { freePort } from '../fixtures/net.js'
-import { bearer, build, type Env } from '../helper.js'
-
-const CLIENT_ORIGIN = 'http://127.0.0.1:4040'
-const REDIRECT_URI = `${CLIENT_ORIGIN}/callback`
-
-/** The app with no issuer configured: the local issuer on a free port, state in a fresh folder. */
-async function buildLocal (t: Test, env: Env = {}) {
-  const dataDir = env.LOCAL_ISSUER_DATA ?? mkdtempSync(join(tmpdir(), 'local-issuer-'))
-  const app = await build(t, { LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir, CLIENT_ORIGIN_URL: CLIENT_ORIGIN, ...env })
-  const local = app.localIssuer!
-  const state = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8'))
-  const machine = (extra: Record<string, string> = {}) => tokenRequest(local.issuer, {
-    grant_type: 'client_credentials',
-    client_id: 'local-machine',
-    client_secret: state.machineClientSecret,
-    audience: local.audience,
-    ...extra
-  })
-  const call = (url: string, token: string) => app.inject({ url, headers: bearer(token) })
-  return { app, local, dataDir, state, machine, call }
-}
+import { buildLocal, REDIRECT_URI } from './build-local.js'
 
 const login = (issuer: string, audience: string, username: string, password: string, scope?: string) =>
   authorize({ issuer, audience, clientId: 'local-spa', redirectUri: REDIRECT_URI, username, password, ...(scope === undefined ? {} : { scope }) })
@@ -196,7 +176,7 @@ t.test('malformed requests get OAuth errors, never a 500', async t => {
 
 t.test('dynamic client registration (RFC 7591) works and registered clients survive a restart', async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
-  const { local } = await buildLocal(t, { LOCAL_ISSUER_DATA: dataDir })
+  const { app, local } = await buildLocal(t, { LOCAL_ISSUER_DATA: dataDir })
   const registered = await fetch(new URL('oidc/register', local.issuer), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -204,6 +184,7 @@ t.test('dynamic client registration (RFC 7591) works and registered clients surv
   })
   t.equal(registered.status, 201)
   const { client_id: clientId } = await registered.json() as { client_id: string }
+  await app.close()
 
   const again = await buildLocal(t, { LOCAL_ISSUER_DATA: dataDir })
   const res = await fetch(new URL(`authorize?${new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: 'http://127.0.0.1:5000/cb', scope: 'openid', code_challenge: createPkce().challenge, code_challenge_method: 'S256' })}`, again.local.issuer), { redirect: 'manual' })
