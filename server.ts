@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import app from './app.js'
 import { ConfigError, resolveServerOptions } from './plugins/config.js'
@@ -45,15 +46,13 @@ try {
   exitOnStartError(error, err => server.log.fatal({ err }, 'the server could not start'))
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    server.log.info({ signal }, 'closing')
-    server.close().then(() => process.exit(0), (error: unknown) => {
-      server.log.error({ err: error }, 'closing failed')
-      process.exit(1)
-    })
-  })
-}
+// SIGINT, SIGTERM, an uncaught error or an unhandled rejection: close the server (the
+// local issuer and the key store with it) within 10 s, then exit.
+closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err !== undefined) server.log.error({ err }, 'closing after an error')
+  else server.log.info({ signal }, 'closing')
+  await server.close()
+})
 
 /** The few lines a newcomer needs when the local development issuer is on. */
 function printNewcomerGuide () {
