@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The plugin as a user gets it: `npm pack -w` makes the tarball, a fresh app in a
+# temporary folder installs it from there (its dependencies from the registry),
+# compiles the three consumer apps in test/consumer/ and runs them: each starts the
+# shipped test issuer on 127.0.0.1 and asserts real requests. Then it counts what
+# the install brought in.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cd "$root"
+tarball=$(npm pack -w fastify-oauth-resource-server --pack-destination "$work" --silent | tail -n 1)
+cp test/consumer/package.json test/consumer/tsconfig.json test/consumer/*.ts "$work/"
+
+cd "$work"
+npm install --no-audit --no-fund --silent "./$tarball" fastify@5
+plugin_packages=$(npm ls --all --parseable 2>/dev/null | tail -n +2 | sort -u | wc -l)
+plugin_size=$(du -sm node_modules | cut -f1)
+npm install --no-audit --no-fund --silent @fastify/jwt@10 typescript@~6.0 @types/node@20
+npx tsc -p tsconfig.json
+for app in only-plugin with-fastify-jwt custom-claims; do node "dist/$app.js"; done
+echo "package check: $tarball installs with fastify into $plugin_packages packages, $plugin_size MB of node_modules"
