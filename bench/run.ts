@@ -23,6 +23,8 @@ const PAIRED_ROUNDS = 6
 // Requests of each kind per paired round; each chunk of never-seen tokens serves one round on each server.
 const PAIRED_REQUESTS = 8_000
 const CONNECTIONS = 10
+// Another build's dist/server.js: its never-seen and forged costs are compared with this build's, paired.
+const COMPARE_WITH = process.env.BENCH_COMPARE_WITH
 
 interface Workload {
   name: string
@@ -84,11 +86,14 @@ try {
   const outage = await measureOutage(idp, port, server.pid!)
   const rssMb = peakRssMb(server.pid!)
   const twinPort = await freePort()
-  twin = startServer(idp, twinPort)
+  twin = startServer(idp, twinPort, COMPARE_WITH)
   await waitUntilReady(twinPort)
-  const forgedMinusNeverSeen = await measureForgedAgainstNeverSeen([{ port, pid: server.pid! }, { port: twinPort, pid: twin.pid! }], paired)
+  const servers = [{ port, pid: server.pid! }, { port: twinPort, pid: twin.pid! }]
+  const forgedMinusNeverSeen = COMPARE_WITH === undefined ? await measureForgedAgainstNeverSeen(servers, paired) : undefined
+  const builds = COMPARE_WITH === undefined ? undefined : await measureBuildsPaired(servers, paired)
   printTable(baselineRuns, samples, outage, rssMb, stealShare(stealBefore, machineTicks()))
-  printPaired(forgedMinusNeverSeen)
+  if (forgedMinusNeverSeen !== undefined) printPaired(forgedMinusNeverSeen)
+  if (builds !== undefined) printBuilds(builds)
 } finally {
   for (const each of [server, twin]) each?.kill('SIGTERM')
   await idp.close()
@@ -158,6 +163,41 @@ async function measureForgedAgainstNeverSeen (servers: Array<{ port: number, pid
     if (round > 1) differences.push(forgedRun.cpuUs - validRun.cpuUs)
   }
   return differences
+}
+
+/**
+ * This build against BENCH_COMPARE_WITH, paired: both servers on core 0 get the same
+ * kind of request at once (each its own cache, so one chunk of never-seen tokens is new
+ * to both), which of the two starts first swapped every round. Reports this build's
+ * server CPU minus the other's, per request, each round.
+ */
+async function measureBuildsPaired (servers: Array<{ port: number, pid: number }>, { neverSeen, forged }: PairedTokens) {
+  const path = '/api/messages/protected'
+  const amount = PAIRED_REQUESTS / 2
+  const differences = { neverSeen: [] as number[], forged: [] as number[] }
+  for (let round = 0; round < PAIRED_ROUNDS + 2; round++) {
+    const chunk = neverSeen.slice(round * amount, (round + 1) * amount)
+    for (const [kind, workload] of [
+      ['neverSeen', { name: 'builds never-seen', path, expect: 200, amount }],
+      ['forged', { name: 'builds forged', path, expect: 401, amount }]
+    ] as const) {
+      const order = round % 2 === 0 ? servers : [...servers].reverse()
+      // Each server cycles through the tokens on its own.
+      const runs = await Promise.all(order.map(each => measure({ ...workload, tokens: cycle(kind === 'neverSeen' ? chunk : forged) }, each.port, each.pid)))
+      const [mine, other] = round % 2 === 0 ? runs : [...runs].reverse()
+      // Rounds 0 and 1 warm both servers up.
+      if (round > 1) differences[kind].push(mine!.cpuUs - other!.cpuUs)
+    }
+  }
+  return differences
+}
+
+function printBuilds ({ neverSeen, forged }: { neverSeen: number[], forged: number[] }) {
+  const line = (what: string, values: number[]) => `${what}: median ${median(values).toFixed(1)} µs (rounds: ${values.map(v => v.toFixed(1)).join(', ')})`
+  console.log(`This build minus ${COMPARE_WITH}, paired (two servers on core 0 loaded at once, order swapped each round; ` +
+    `${PAIRED_ROUNDS} rounds × ${PAIRED_REQUESTS / 2} requests of each kind; both share the core, so only differences count):`)
+  console.log(`  ${line('never-seen tokens', neverSeen)}`)
+  console.log(`  ${line('forged tokens', forged)}`)
 }
 
 /** 401 latency for forged tokens while the provider hangs (slower than the fetch timeout). */
@@ -236,7 +276,7 @@ function printPaired (forgedMinusNeverSeen: number[]) {
     `median ${median(forgedMinusNeverSeen).toFixed(1)} µs of server CPU per request (rounds: ${cells}).`)
 }
 
-function startServer (idp: Idp, port: number): ChildProcess {
+function startServer (idp: Idp, port: number, path = serverPath): ChildProcess {
   const env = {
     PATH: process.env.PATH ?? '',
     ISSUER_BASE_URL: idp.issuer,
@@ -245,7 +285,7 @@ function startServer (idp: Idp, port: number): ChildProcess {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn'
   }
-  const command = hasTaskset() ? ['taskset', '-c', '0', process.execPath, serverPath] : [process.execPath, serverPath]
+  const command = hasTaskset() ? ['taskset', '-c', '0', process.execPath, path] : [process.execPath, path]
   // A scratch cwd, so a developer's .env cannot change what is measured.
   return spawn(command[0]!, command.slice(1), { env, cwd: mkdtempSync(join(tmpdir(), 'bench-')), stdio: ['ignore', 'inherit', 'inherit'] })
 }
