@@ -3,15 +3,12 @@ import { Type, type Static } from 'typebox'
 export const MessageSchema = Type.Object({ message: Type.String() }, { description: 'The message' })
 export type Message = Static<typeof MessageSchema>
 
+/** Every error body: a `message`, and for bearer-token errors the RFC 6750 code and description. */
 const errorProperties = {
   message: Type.String(),
   error: Type.Optional(Type.String({ description: 'RFC 6750 error code' })),
   error_description: Type.Optional(Type.String())
 }
-
-/** Every error body: a `message`, and for bearer-token errors the RFC 6750 code and description. */
-export const ErrorSchema = Type.Object(errorProperties)
-export type ErrorBody = Static<typeof ErrorSchema>
 
 const challenge = {
   'WWW-Authenticate': { type: 'string', description: 'RFC 6750 Bearer challenge (RFC 9728 resource_metadata when enabled)' }
