@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AdapterPayload } from 'oidc-provider'
+import { writeFileAtomically } from './atomic-file.js'
 
 export interface Stored {
   payload: AdapterPayload
@@ -15,9 +14,8 @@ export const CLIENTS_FILE = 'registered-clients.json'
  * The dynamically registered clients, in memory and in a JSON file of the data
  * folder so they survive a restart. Writes leave the request path: a change
  * schedules one, at most one is in flight, and the one after it writes the
- * latest state, so a burst of registrations costs a few writes, not one each.
- * Each write goes to a fresh temporary file (mode 0600) renamed over the old
- * one, so the file is never seen half written.
+ * latest state, so a burst of registrations costs a few writes, not one each,
+ * and each is atomic.
  */
 export class ClientStore {
   readonly entries: Map<string, Stored>
@@ -49,23 +47,12 @@ export class ClientStore {
     try {
       while (this.#dirty) {
         this.#dirty = false
-        await this.#write(JSON.stringify(Object.fromEntries(this.entries)))
+        await writeFileAtomically(this.#file, JSON.stringify(Object.fromEntries(this.entries)))
       }
     } catch (error) {
       this.#onError(error)
     } finally {
       this.#writing = undefined
-    }
-  }
-
-  async #write (json: string): Promise<void> {
-    const temporary = `${this.#file}.${randomBytes(6).toString('hex')}.tmp`
-    try {
-      await writeFile(temporary, json, { mode: 0o600, flag: 'wx' })
-      await rename(temporary, this.#file)
-    } catch (error) {
-      await rm(temporary, { force: true })
-      throw error
     }
   }
 }

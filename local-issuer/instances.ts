@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileAtomicallySync } from './atomic-file.js'
 
 /**
  * The running servers that use one data folder, so that `npm run token` reaches
@@ -76,14 +76,7 @@ function isInstance (value: unknown): value is IssuerInstance {
     (entry.api === undefined || (typeof entry.api === 'string' && URL.canParse(entry.api)))
 }
 
-/** Whole or not at all: a temporary file renamed over the old one. Start and close only, so synchronous. */
+/** Start and close only, so synchronous: two servers in one process never interleave their updates. */
 function writeInstances (dataDir: string, instances: IssuerInstance[]): void {
-  const file = join(dataDir, INSTANCES_FILE)
-  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`
-  try {
-    writeFileSync(temporary, JSON.stringify({ instances }, null, 2), { mode: 0o600, flag: 'wx' })
-    renameSync(temporary, file)
-  } finally {
-    rmSync(temporary, { force: true })
-  }
+  writeFileAtomicallySync(join(dataDir, INSTANCES_FILE), JSON.stringify({ instances }, null, 2))
 }
