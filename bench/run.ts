@@ -177,13 +177,11 @@ async function measureBuildsPaired (servers: Array<{ port: number, pid: number }
   const differences = { neverSeen: [] as number[], forged: [] as number[] }
   for (let round = 0; round < PAIRED_ROUNDS + 2; round++) {
     const chunk = neverSeen.slice(round * amount, (round + 1) * amount)
-    for (const [kind, workload] of [
-      ['neverSeen', { name: 'builds never-seen', path, expect: 200, amount }],
-      ['forged', { name: 'builds forged', path, expect: 401, amount }]
-    ] as const) {
+    const kinds = [['neverSeen', 200, chunk], ['forged', 401, forged]] as const
+    for (const [kind, expect, tokens] of kinds) {
       const order = round % 2 === 0 ? servers : [...servers].reverse()
       // Each server cycles through the tokens on its own.
-      const runs = await Promise.all(order.map(each => measure({ ...workload, tokens: cycle(kind === 'neverSeen' ? chunk : forged) }, each.port, each.pid)))
+      const runs = await Promise.all(order.map(each => measure({ name: `builds ${kind}`, path, expect, tokens: cycle(tokens), amount }, each.port, each.pid)))
       const [mine, other] = round % 2 === 0 ? runs : [...runs].reverse()
       // Rounds 0 and 1 warm both servers up.
       if (round > 1) differences[kind].push(mine!.cpuUs - other!.cpuUs)
