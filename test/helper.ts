@@ -27,8 +27,6 @@ export function envFor (idp: Idp, extra: Env = {}): Env {
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
-export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
-
 /** The RFC 9728 challenge parameter the app adds, as seen through inject (host localhost:80). */
 export const RESOURCE_METADATA = 'resource_metadata="http://localhost:80/.well-known/oauth-protected-resource"'
 
