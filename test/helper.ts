@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { startIdp, type Idp, type KeyPair } from 'fastify-oauth-resource-server/testing'
+import { createTestIssuer, type TestIssuer, type KeyPair } from 'fastify-oauth-resource-server/testing'
 import type { Test } from 'tap'
 import app from '../app.js'
 
@@ -15,13 +15,13 @@ export async function build (t: Test, env: Env): Promise<FastifyInstance> {
 }
 
 /** A loopback identity provider, closed when the test ends. */
-export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string } = {}): Promise<Idp> {
-  const idp = await startIdp(options)
+export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string } = {}): Promise<TestIssuer> {
+  const idp = await createTestIssuer(options)
   t.teardown(() => idp.close())
   return idp
 }
 
-export function envFor (idp: Idp, extra: Env = {}): Env {
+export function envFor (idp: TestIssuer, extra: Env = {}): Env {
   return { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, ...extra }
 }
 
