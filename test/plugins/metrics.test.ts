@@ -25,7 +25,9 @@ function sample (text: string, name: string, labels: Record<string, string> = {}
   const wanted = Object.entries(labels).map(([label, value]) => `${label}="${value}"`).join(',')
   const prefix = wanted === '' ? `${name} ` : `${name}{${wanted}} `
   const line = text.split('\n').find(each => each.startsWith(prefix))
-  return line === undefined ? undefined : Number(line.slice(prefix.length))
+  if (line === undefined) return undefined
+  const value = line.slice(prefix.length)
+  return value === '+Inf' ? Infinity : value === '-Inf' ? -Infinity : Number(value)
 }
 
 /** Every series of the service's own metrics (not Node's process metrics), by name and labels. */
@@ -167,4 +169,17 @@ t.test('the metrics server answers GET /metrics only', async t => {
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
   t.equal((await server.inject({ url: '/api/messages/public' })).statusCode, 404)
+})
+
+t.test('started while the identity provider is down: no keys, an infinite key-set age, the failed discovery counted', async t => {
+  const idp = await idpFor(t)
+  idp.fault = 'down'
+  const app = await build(t, envFor(idp, METRICS))
+  const text = await scrape(app)
+  t.equal(sample(text, 'oauth_keys_loaded'), 0)
+  t.equal(sample(text, 'oauth_key_set_age_seconds'), Infinity)
+  t.match(text, /^oauth_key_set_age_seconds \+Inf$/m)
+  t.equal(sample(text, 'oauth_key_fetches_total', { document: 'discovery', result: 'network_error' }), 1)
+  t.equal(sample(text, 'oauth_key_set_refreshes_total', { result: 'failed' }), 1)
+  t.equal(promtool(text).status, 0, 'promtool accepts +Inf and NaN samples')
 })
