@@ -6,7 +6,6 @@ import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
-import metrics from './plugins/metrics.js'
 import securityHeaders, { SampleHeaders } from './plugins/security-headers.js'
 import health from './routes/health.js'
 import messages, { Permissions } from './routes/messages.js'
@@ -21,7 +20,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(config, opts)
   const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin } = fastify.config
   // Before any route, so each is labelled by its pattern as it is added; served by server.ts.
-  if (fastify.config.metrics !== undefined) await fastify.register(metrics)
+  // Loaded only when on: with metrics off, prom-client never loads.
+  if (fastify.config.metrics !== undefined) await fastify.register(import('./plugins/metrics.js'))
 
   await fastify.register(securityHeaders, SampleHeaders)
   await fastify.register(cors, {
