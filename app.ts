@@ -10,12 +10,18 @@ import securityHeaders, { SampleHeaders } from './plugins/security-headers.js'
 import health from './routes/health.js'
 import messages, { Permissions } from './routes/messages.js'
 
-export type AppOptions = ConfigOptions
+export interface AppOptions extends ConfigOptions {
+  /** Auth plugin options the environment does not set (tests shorten the key timings). */
+  authOptions?: Pick<AuthOptions, 'keys' | 'tokenCacheSize'>
+}
 
-/** The whole service as one plugin: config → security headers and CORS → (local issuer) → auth → docs → routes. */
+/** The whole service as one plugin: config → (metrics) → security headers and CORS → (local issuer) → auth → docs → routes. */
 async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(config, opts)
   const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin } = fastify.config
+  // Before any route, so each is labelled by its pattern as it is added; served by server.ts.
+  // Loaded only when on: with metrics off, prom-client never loads.
+  if (fastify.config.metrics !== undefined) await fastify.register(import('./plugins/metrics.js'))
 
   await fastify.register(securityHeaders, SampleHeaders)
   await fastify.register(cors, {
@@ -41,7 +47,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   }
   // Docs first: @fastify/swagger documents only the routes added after it.
   await fastify.register(docs, docsOptions)
-  await fastify.register(auth, { ...trusted, resourceMetadata: { scopesSupported: Object.values(Permissions) } })
+  await fastify.register(auth, { ...opts.authOptions, ...trusted, resourceMetadata: { scopesSupported: Object.values(Permissions) } })
 
   fastify.setErrorHandler(handleError)
   fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ message: 'Not Found' }))

@@ -4,6 +4,7 @@ import Fastify from 'fastify'
 import app from './app.js'
 import { ConfigError, resolveServerOptions } from './plugins/config.js'
 import { serializeRequest } from './plugins/log-redaction.js'
+import { createMetricsServer, METRICS_PATH } from './plugins/metrics-server.js'
 
 // The Auth0 samples keep their settings in .env; variables already set win.
 if (existsSync('.env')) process.loadEnvFile('.env')
@@ -40,7 +41,12 @@ const server = Fastify({
 
 try {
   await server.register(app, { env: process.env })
+  // Prometheus scrapes a second listener, never the API's port; it closes with the API.
+  const metrics = server.config.metrics
+  const metricsServer = metrics === undefined ? undefined : createMetricsServer(server.metrics, server.log.child({ listener: 'metrics' }))
+  if (metricsServer !== undefined) server.addHook('onClose', () => metricsServer.close())
   await server.listen({ port: server.config.port, host: server.config.host })
+  await metricsServer?.listen({ port: metrics!.port, host: metrics!.host, listenTextResolver: address => `Metrics listening at ${address}${METRICS_PATH}` })
   if (server.localIssuer !== undefined) printNewcomerGuide()
 } catch (error) {
   exitOnStartError(error, err => server.log.fatal({ err }, 'the server could not start'))

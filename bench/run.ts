@@ -25,6 +25,8 @@ const PAIRED_REQUESTS = 8_000
 const CONNECTIONS = 10
 // Another build's dist/server.js: its never-seen and forged costs are compared with this build's, paired.
 const COMPARE_WITH = process.env.BENCH_COMPARE_WITH
+// `metrics`: run only the paired comparison of metrics on and off (about a minute).
+const ONLY_METRICS = process.env.BENCH_ONLY === 'metrics'
 
 interface Workload {
   name: string
@@ -60,8 +62,18 @@ const idp = await createTestIssuer()
 const port = await freePort()
 const server = startServer(idp, port)
 let twin: ChildProcess | undefined
+let metricsOn: ChildProcess | undefined
 try {
   await waitUntilReady(port)
+  if (ONLY_METRICS) metricsOn = await compareMetrics(idp, { port, pid: server.pid! })
+  else metricsOn = await runAll()
+} finally {
+  for (const each of [server, twin, metricsOn]) each?.kill('SIGTERM')
+  await idp.close()
+}
+
+/** The table, the outage row, the paired comparisons, then metrics on against off. */
+async function runAll (): Promise<ChildProcess> {
   const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp)
   // Let the JIT settle before anything is recorded.
   for (const workload of [baseline, ...warmups]) await measure(workload, port, server.pid!)
@@ -94,9 +106,54 @@ try {
   printTable(baselineRuns, samples, outage, rssMb, stealShare(stealBefore, machineTicks()))
   if (forgedMinusNeverSeen !== undefined) printPaired(forgedMinusNeverSeen)
   if (builds !== undefined) printBuilds(builds)
-} finally {
-  for (const each of [server, twin]) each?.kill('SIGTERM')
-  await idp.close()
+  twin.kill('SIGTERM')
+  return compareMetrics(idp, { port, pid: server.pid! })
+}
+
+/**
+ * Metrics on against metrics off, paired like the builds: this server (metrics off)
+ * and a second one with METRICS_PORT set share core 0 and take the same load at
+ * once, which starts first swapped each round. Prints metrics-on minus metrics-off
+ * server CPU per request, for the public route (the request histogram only), a
+ * cached token (histogram, decision, cache lookup) and forged tokens (histogram,
+ * decision, cache miss). Returns the second server, for the caller to stop.
+ */
+async function compareMetrics (idp: TestIssuer, off: { port: number, pid: number }): Promise<ChildProcess> {
+  const onPort = await freePort()
+  const metricsPort = await freePort()
+  const child = startServer(idp, onPort, serverPath, { METRICS_PORT: String(metricsPort) })
+  try {
+    await waitUntilReady(onPort)
+    const on = { port: onPort, pid: child.pid! }
+    const token = idp.sign()
+    const forged = forgeSignatures(Array.from({ length: 201 }, (_, i) => idp.sign({ sub: `metrics-${i}` })))
+    const kinds: Array<[string, Workload]> = [
+      ['public route', { name: 'metrics public', path: '/api/messages/public', expect: 200, amount: PAIRED_REQUESTS }],
+      ['one token repeated', { name: 'metrics cached', path: '/api/messages/protected', expect: 200, token, amount: PAIRED_REQUESTS }],
+      ['forged tokens', { name: 'metrics forged', path: '/api/messages/protected', expect: 401, pool: forged, amount: PAIRED_REQUESTS }]
+    ]
+    const differences = new Map<string, number[]>(kinds.map(([kind]) => [kind, []]))
+    for (let round = 0; round < PAIRED_ROUNDS + 2; round++) {
+      for (const [kind, workload] of kinds) {
+        const order = round % 2 === 0 ? [on, off] : [off, on]
+        const runs = await Promise.all(order.map(each => measure(workload, each.port, each.pid)))
+        const [withMetrics, without] = round % 2 === 0 ? runs : [...runs].reverse()
+        // Rounds 0 and 1 warm both servers up.
+        if (round > 1) differences.get(kind)!.push(withMetrics!.cpuUs - without!.cpuUs)
+      }
+    }
+    const scrape = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+    const served = /^http_request_duration_seconds_count\{route="\/api\/messages\/protected",method="GET",status_code="200"\} (\d+)$/m.exec(scrape)?.[1]
+    console.log(`Metrics on minus metrics off, paired (two servers on core 0 loaded at once, order swapped each round; ${PAIRED_ROUNDS} rounds × ${PAIRED_REQUESTS} requests of each kind):`)
+    for (const [kind, values] of differences) {
+      console.log(`  ${kind}: median ${median(values).toFixed(1)} µs of server CPU per request (rounds: ${values.map(v => v.toFixed(1)).join(', ')})`)
+    }
+    console.log(`  (the metrics-on server's scrape counted ${served ?? 'no'} requests to the protected route with status 200)`)
+  } catch (error) {
+    child.kill('SIGTERM')
+    throw error
+  }
+  return child
 }
 
 interface PairedTokens { neverSeen: string[], forged: string[] }
@@ -274,8 +331,9 @@ function printPaired (forgedMinusNeverSeen: number[]) {
     `median ${median(forgedMinusNeverSeen).toFixed(1)} µs of server CPU per request (rounds: ${cells}).`)
 }
 
-function startServer (idp: TestIssuer, port: number, path = serverPath): ChildProcess {
+function startServer (idp: TestIssuer, port: number, path = serverPath, extraEnv: Record<string, string> = {}): ChildProcess {
   const env = {
+    ...extraEnv,
     PATH: process.env.PATH ?? '',
     ISSUER_BASE_URL: idp.issuer,
     AUDIENCE: idp.audience,

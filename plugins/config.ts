@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { ConfigError } from './config-error.js'
 import { EnvSchema, type Env } from './env-schema.js'
 import { resolveIssuer, type IssuerChoice } from './issuer-choice.js'
+import { resolveMetricsConfig, type MetricsConfig } from './metrics-config.js'
 
 export { ConfigError } from './config-error.js'
 export { EnvSchema, LOG_LEVELS, type Env } from './env-schema.js'
@@ -15,6 +16,8 @@ export interface Config extends IssuerChoice {
   port: number
   host: string
   clientOrigin: string
+  /** Where Prometheus scrapes; undefined when METRICS_PORT is unset (metrics off). */
+  metrics: MetricsConfig | undefined
 }
 
 declare module 'fastify' {
@@ -40,7 +43,7 @@ export function resolveConfig (env: Env): Config {
     throw new ConfigError(`CLIENT_ORIGIN_URL must be an origin such as http://localhost:4040 (got ${JSON.stringify(env.CLIENT_ORIGIN_URL)})`)
   }
 
-  return { port: env.PORT, host: env.HOST, clientOrigin: origin.origin, auth, localIssuer }
+  return { port: env.PORT, host: env.HOST, clientOrigin: origin.origin, auth, localIssuer, metrics: resolveMetricsConfig(env) }
 }
 
 async function config (fastify: FastifyInstance, opts: ConfigOptions) {

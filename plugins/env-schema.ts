@@ -17,6 +17,8 @@ export const EnvSchema = Type.Object({
   LOCAL_ISSUER_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: DEFAULT_DATA_DIR }),
   TRUST_PROXY: Type.Optional(Type.String()),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  METRICS_HOST: Type.Optional(Type.String()),
   NODE_ENV: Type.Optional(Type.String())
 })
 

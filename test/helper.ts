@@ -3,15 +3,15 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createTestIssuer, type TestIssuer, type KeyPair } from 'fastify-oauth-resource-server/testing'
 import type { Test } from 'tap'
-import app from '../app.js'
+import app, { type AppOptions } from '../app.js'
 
 export type Env = Record<string, string | undefined>
 
 /** The app, ready, on the given environment only; closed when the test ends. */
-export async function build (t: Test, env: Env): Promise<FastifyInstance> {
+export async function build (t: Test, env: Env, options: Omit<AppOptions, 'env'> = {}): Promise<FastifyInstance> {
   const server = Fastify()
   t.teardown(() => server.close())
-  await server.register(app, { env })
+  await server.register(app, { ...options, env })
   await server.ready()
   return server
 }

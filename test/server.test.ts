@@ -23,7 +23,8 @@ function startServer (env: Record<string, string>) {
   let stderr = ''
   child.stdout.on('data', chunk => { stdout += chunk })
   child.stderr.on('data', chunk => { stderr += chunk })
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+  // 'close', not 'exit': it comes after the child's output has been read to the end.
+  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
   const listening = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', () => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
@@ -141,4 +142,27 @@ t.test('a discovery document naming another issuer stops start-up with one Confi
   t.equal(await server.exited, 1)
   const { stderr } = server.output()
   t.equal(stderr.trim(), `Configuration error: The issuer's discovery document names issuer "https://evil.example/", not the configured ${idp.issuer}`)
+})
+
+t.test('over real HTTP with METRICS_PORT: metrics on their own loopback port, not on the API\'s, both closed on SIGTERM', async t => {
+  const idp = await idpFor(t)
+  const server = startServer({ ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const address = await server.listening
+  let metricsUrl: string | undefined
+  for (let i = 0; i < 500 && metricsUrl === undefined; i++) {
+    metricsUrl = /Metrics listening at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(server.output().stdout)?.[1]
+    if (metricsUrl === undefined) await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  t.ok(metricsUrl, 'the metrics listener is on loopback')
+
+  t.equal((await fetch(`${address}/api/messages/protected`, { headers: { authorization: `Bearer ${idp.sign()}` } })).status, 200)
+  const scrape = await fetch(metricsUrl!)
+  t.equal(scrape.status, 200)
+  t.match(await scrape.text(), /^oauth_auth_decisions_total\{outcome="accepted",reason="valid"\} 1$/m)
+  t.equal((await fetch(`${address}/metrics`)).status, 404, 'not on the API\'s port')
+
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0, 'exits cleanly on SIGTERM')
+  await t.rejects(fetch(metricsUrl!), 'the metrics listener is closed too')
 })

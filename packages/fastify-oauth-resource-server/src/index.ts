@@ -1,6 +1,7 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
+import { ACCEPTED, channels, refusedMessage } from './diagnostics/channels.js'
 import { readBearerToken } from './http/bearer.js'
 import { AuthError, MissingTokenError } from './http/errors.js'
 import { refusal } from './http/refusal.js'
@@ -22,6 +23,23 @@ export {
   KeysUnavailableError,
   MissingTokenError
 } from './http/errors.js'
+export {
+  AUTH_REASONS,
+  ChannelNames,
+  channels,
+  KEY_FETCH_RESULTS,
+  type AuthDecisionMessage,
+  type AuthOutcome,
+  type AuthReason,
+  type DpopReplayMessage,
+  type IntrospectionMessage,
+  type KeyFetchMessage,
+  type KeyFetchResult,
+  type KeySetMessage,
+  type ProviderDocument,
+  type TokenCacheMessage,
+  type TypedChannel
+} from './diagnostics/channels.js'
 export { RESOURCE_METADATA_PATH } from './http/resource-metadata.js'
 export { IssuerMismatchError } from './keys/key-store.js'
 export { parseProviderUrl } from './keys/provider-url.js'
@@ -52,11 +70,13 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: Verdict | AuthError) {
     if (typeof verdict !== 'string' && !(verdict instanceof KeysUnavailable) && !(verdict instanceof AuthError)) {
       request.claims = verdict
+      if (channels.authDecision.hasSubscribers) channels.authDecision.publish(ACCEPTED)
       return done()
     }
     const error = verdict instanceof AuthError ? verdict : refusal(verdict, realm)
     // The reason code only: never the token or its claims.
     request.log.debug({ reason: error.reason }, 'access token refused')
+    if (channels.authDecision.hasSubscribers) channels.authDecision.publish(refusedMessage(error.reason))
     done(annotate(error, request))
   }
 

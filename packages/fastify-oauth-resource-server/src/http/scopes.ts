@@ -1,4 +1,5 @@
-import type { FastifyRequest, preHandlerHookHandler } from 'fastify'
+import type { FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
+import { channels, refusedMessage } from '../diagnostics/channels.js'
 import { grants } from '../token/claims.js'
 import { InsufficientScopeError, MissingTokenError, type AuthError } from './errors.js'
 
@@ -18,12 +19,17 @@ export function createScopeGuards (realm: string, annotate: (error: AuthError, r
     return function checkScopes (request, reply, done) {
       const claims = request.claims
       // Fail closed when the route forgot `onRequest: fastify.authenticate`.
-      if (claims === null) return done(annotate(new MissingTokenError(realm), request))
+      if (claims === null) return refuse(request, done, new MissingTokenError(realm))
       const granted = every ? required.every(s => grants(claims, s)) : required.some(s => grants(claims, s))
       if (granted) return done()
       request.log.debug({ reason: 'insufficient_scope' }, 'access token refused')
-      done(annotate(new InsufficientScopeError(realm, required), request))
+      refuse(request, done, new InsufficientScopeError(realm, required))
     }
+  }
+
+  function refuse (request: FastifyRequest, done: HookHandlerDoneFunction, error: AuthError) {
+    if (channels.authDecision.hasSubscribers) channels.authDecision.publish(refusedMessage(error.reason))
+    done(annotate(error, request))
   }
 
   return {

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { channels } from '../diagnostics/channels.js'
 import type { Algorithm } from '../types.js'
 import { fetchJson, ProviderFetchError, type FetchLimits } from './fetch-json.js'
 import { parseProviderUrl, withoutTrailingSlash } from './provider-url.js'
@@ -130,7 +131,7 @@ export class KeyStore {
 
   async #load (): Promise<void> {
     const { issuer, jwksUri } = await this.#discover()
-    const keys = importSigningKeys(await fetchJson(jwksUri, this.#limits), this.#options.algorithms)
+    const keys = importSigningKeys(await fetchJson(jwksUri, this.#limits, 'jwks'), this.#options.algorithms)
     if (keys.size === 0) throw new Error(`${jwksUri}: the key set holds no key usable with ${[...this.#options.algorithms].join(', ')}`)
     if (this.#closed) return
     this.#replace(keys, issuer)
@@ -144,7 +145,7 @@ export class KeyStore {
     if (cached !== undefined && Date.now() - cached.fetchedAt < maxAge) return cached
     const url = `${withoutTrailingSlash(issuer)}/.well-known/openid-configuration`
     try {
-      const document = await fetchJson(url, this.#limits)
+      const document = await fetchJson(url, this.#limits, 'discovery')
       // A document that is not one (no object, no string issuer) is a provider fault, like a 5xx:
       // retried every cooldown. Only a well-formed document naming another issuer stops start-up.
       if (typeof document !== 'object' || document === null || Array.isArray(document)) {
@@ -172,8 +173,16 @@ export class KeyStore {
       next.set(kid, same ? kept : { ...key, issuer })
     }
     this.#keys = next
+    let removed = 0
     for (const record of previous.values()) {
-      if (next.get(record.kid) !== record) this.#options.onRetire(record)
+      if (next.get(record.kid) === record) continue
+      removed++
+      this.#options.onRetire(record)
+    }
+    if (channels.keySet.hasSubscribers) {
+      // Kept records are the previous objects; any other is new (or new material under a kid).
+      const added = next.size - (previous.size - removed)
+      channels.keySet.publish({ issuer: this.#options.issuer, result: 'loaded', keys: next.size, added, removed })
     }
   }
 
@@ -186,9 +195,16 @@ export class KeyStore {
       const stale = this.#keys
       this.#keys = new Map()
       for (const record of stale.values()) this.#options.onRetire(record)
+      this.#publishFailure(error, stale.size)
       return
     }
+    this.#publishFailure(error, 0)
     log.warn({ reason: error.message, usingLastGoodKeys: this.#keys.size > 0 }, 'could not refresh the identity provider keys')
+  }
+
+  #publishFailure (error: Error, removed: number): void {
+    if (!channels.keySet.hasSubscribers) return
+    channels.keySet.publish({ issuer: this.#options.issuer, result: 'failed', keys: this.#keys.size, added: 0, removed, error })
   }
 
   #schedule (): void {

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto'
+import { CACHE_HIT, CACHE_MISS, channels } from '../diagnostics/channels.js'
 import type { KeyRecord } from '../keys/key-store.js'
 import type { AccessTokenClaims } from '../types.js'
 
@@ -52,13 +53,18 @@ export class TokenCache {
 
   get (id: string): AccessTokenClaims | undefined {
     const entry = this.#entries.get(id)
-    if (entry === undefined) return
+    if (entry === undefined) return this.#miss()
     if (Date.now() > entry.expiresAt) {
       this.#entries.delete(id)
-      return
+      return this.#miss()
     }
     entry.used = true
+    if (channels.tokenCache.hasSubscribers) channels.tokenCache.publish(CACHE_HIT)
     return entry.claims
+  }
+
+  #miss (): undefined {
+    if (channels.tokenCache.hasSubscribers) channels.tokenCache.publish(CACHE_MISS)
   }
 
   set (id: string, claims: AccessTokenClaims, key: KeyRecord): void {
