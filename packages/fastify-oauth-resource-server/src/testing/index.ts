@@ -4,3 +4,5 @@
  */
 export { createKeyPair, forgeToken, signRaw, startIdp, TEST_AUDIENCE } from './test-issuer.js'
 export type { Claims, Fault, Idp, KeyAlgorithm, KeyPair, SignOptions } from './test-issuer.js'
+export { startIntrospectionServer } from './test-introspection.js'
+export type { IntrospectionFault, IntrospectionServer, IntrospectionServerOptions } from './test-introspection.js'
