@@ -179,7 +179,7 @@ t.test('bad issuers options stop registration with a message naming the option',
   ]
   for (const [options, message] of cases) {
     const app = Fastify()
-    await t.rejects(app.register(auth, options).ready(), message)
+    await t.rejects(async () => { await app.register(auth, options).ready() }, message)
     await app.close()
   }
 })
