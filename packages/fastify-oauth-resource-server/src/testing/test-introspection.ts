@@ -18,6 +18,8 @@ export interface IntrospectionServer {
   readonly clientSecret: string
   /** Introspection requests received (each one, whatever its answer). */
   calls: number
+  /** The most requests it was answering at one time. */
+  peakInFlight: number
   fault: IntrospectionFault
   slowMs: number
   /** When set, merged into every active answer: an authorization server that lies. */
@@ -49,6 +51,7 @@ export async function startIntrospectionServer ({ issuer, audience, clientId = '
     clientId,
     clientSecret: randomBytes(16).toString('base64url'),
     calls: 0,
+    peakInFlight: 0,
     fault: 'none',
     slowMs: 10_000,
     override: undefined,
@@ -68,7 +71,10 @@ export async function startIntrospectionServer ({ issuer, audience, clientId = '
     }
   }
 
+  let inFlight = 0
   function respond (request: IncomingMessage, response: ServerResponse) {
+    endpoint.peakInFlight = Math.max(endpoint.peakInFlight, ++inFlight)
+    response.on('close', () => inFlight--)
     const chunks: Buffer[] = []
     request.on('data', chunk => chunks.push(chunk))
     request.on('end', () => {
