@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { startIdp, startIntrospectionServer, type Idp, type IntrospectionServer } from 'fastify-oauth-resource-server/testing'
+import { createTestIssuer, startIntrospectionServer, type TestIssuer, type IntrospectionServer } from 'fastify-oauth-resource-server/testing'
 import { freePort } from '../test/fixtures/net.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
@@ -59,7 +59,7 @@ if (!existsSync(serverPath)) {
 
 pin(process.pid, '1')
 const stealBefore = machineTicks()
-const idp = await startIdp()
+const idp = await createTestIssuer()
 // Unless another build is compared (which may know one issuer only), the server trusts two
 // issuers and introspects opaque tokens at the first: the rows below all run on that setup.
 const several = COMPARE_WITH === undefined ? await startSecondIssuer(idp) : undefined
@@ -110,10 +110,10 @@ try {
 }
 
 /** A second trusted issuer, and an introspection endpoint for opaque tokens of the first. */
-interface SeveralIssuers { second: Idp, introspection: IntrospectionServer }
+interface SeveralIssuers { second: TestIssuer, introspection: IntrospectionServer }
 
-async function startSecondIssuer (first: Idp): Promise<SeveralIssuers> {
-  const second = await startIdp()
+async function startSecondIssuer (first: TestIssuer): Promise<SeveralIssuers> {
+  const second = await createTestIssuer()
   const introspection = await startIntrospectionServer({ issuer: first.issuer, audience: first.audience })
   return { second, introspection }
 }
@@ -136,7 +136,7 @@ function printOpaqueFlood ({ requests, calls, peakInFlight, sample }: OpaqueFloo
 
 interface PairedTokens { neverSeen: string[], forged: string[] }
 
-async function prepareWorkloads (idp: Idp, several: SeveralIssuers | undefined): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
+async function prepareWorkloads (idp: TestIssuer, several: SeveralIssuers | undefined): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
   // Two unrecorded warm-up rounds; each chunk serves one round on each server (their caches are their own).
   const pairedCount = (PAIRED_ROUNDS / 2 + 1) * PAIRED_REQUESTS
   console.error(`minting ${POOL_SIZE + (NEW_TOKENS_PER_RUN + 1) * REPETITIONS + pairedCount} RS256 tokens…`)
@@ -240,7 +240,7 @@ function printBuilds ({ neverSeen, forged }: { neverSeen: number[], forged: numb
 }
 
 /** 401 latency for forged tokens while the provider hangs (slower than the fetch timeout). */
-async function measureOutage (idp: Idp, port: number, pid: number): Promise<Sample> {
+async function measureOutage (idp: TestIssuer, port: number, pid: number): Promise<Sample> {
   idp.fault = 'slow'
   const forged = forgeSignatures(Array.from({ length: 200 }, (_, i) => idp.sign({ sub: `outage-${i}` })))
   const sample = await measure({ name: 'outage', path: '/api/messages/protected', expect: 401, pool: forged }, port, pid)
@@ -315,7 +315,7 @@ function printPaired (forgedMinusNeverSeen: number[]) {
     `median ${median(forgedMinusNeverSeen).toFixed(1)} µs of server CPU per request (rounds: ${cells}).`)
 }
 
-function startServer (idp: Idp, port: number, path = serverPath, several?: SeveralIssuers): ChildProcess {
+function startServer (idp: TestIssuer, port: number, path = serverPath, several?: SeveralIssuers): ChildProcess {
   const issuers = several === undefined
     ? { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience }
     : {

@@ -133,6 +133,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook: verifies the bearer token and sets `request.claims`. */
     authenticate: onRequestHookHandler
+    /**
+     * onRequest hook for optional authentication: a request without an Authorization
+     * header goes through with `request.claims` null; a token that is present is verified
+     * as by `authenticate`, and a bad one is a 401.
+     */
+    authenticateOptional: onRequestHookHandler
     /** preHandler factory: every listed permission must be granted. */
     requireScopes: (...scopes: string[]) => preHandlerHookHandler
     /** preHandler factory: at least one listed permission must be granted. */
@@ -148,5 +154,11 @@ declare module 'fastify' {
      * Not `request.user`, which an app's own @fastify/jwt keeps for its session tokens.
      */
     claims: AccessTokenClaims | null
+    /**
+     * The verified claims, non-null and typed, for handlers behind `authenticate`.
+     * Without a verified token (an anonymous request under `authenticateOptional`, or a
+     * route that forgot `authenticate`) it throws the 401 `MissingTokenError`: fail closed.
+     */
+    verifiedClaims: <T extends AccessTokenClaims = AccessTokenClaims>() => Readonly<T>
   }
 }

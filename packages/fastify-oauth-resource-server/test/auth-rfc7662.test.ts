@@ -4,12 +4,12 @@ import type { Test } from 'tap'
 import t from 'tap'
 import auth, { type AuthOptions, type IntrospectionOptions } from '../src/index.js'
 import { Rejections } from '../src/token/rejections.js'
-import { startIntrospectionServer, type Idp, type IntrospectionServer } from '../src/testing/index.js'
+import { startIntrospectionServer, type TestIssuer, type IntrospectionServer } from '../src/testing/index.js'
 import { bearer, idpFor, sleep, until } from './helper.js'
 
 // RFC 7662: opaque access tokens checked by introspection at the issuer, as the plugin does it.
 
-interface Setup { app: FastifyInstance, idp: Idp, as: IntrospectionServer }
+interface Setup { app: FastifyInstance, idp: TestIssuer, as: IntrospectionServer }
 
 /** The plugin with introspection at a real loopback endpoint; /me answers the claims, /admin wants read:admin-messages. */
 async function buildOpaque (t: Test, introspection: Partial<IntrospectionOptions> = {}, options: Partial<AuthOptions> = {}): Promise<Setup> {
@@ -26,6 +26,7 @@ async function buildOpaque (t: Test, introspection: Partial<IntrospectionOptions
   })
   app.get('/me', { onRequest: app.authenticate }, async request => ({ iss: request.claims?.iss, sub: request.claims?.sub, scope: request.claims?.scope }))
   app.get('/admin', { onRequest: app.authenticate, preHandler: app.requireScopes('read:admin-messages') }, async () => ({ ok: true }))
+  app.get('/hello', { onRequest: app.authenticateOptional }, async request => ({ sub: request.claims?.sub ?? null }))
   await app.ready()
   return { app, idp, as }
 }
@@ -41,6 +42,13 @@ t.test('an active opaque token is accepted through introspection; its claims are
   t.equal((await call(app, as.issue(), '/admin')).statusCode, 403)
   t.equal((await call(app, idp.sign({ sub: 'jwt' }))).statusCode, 200, 'JWTs still verify locally')
   t.equal(as.calls, 2, 'a JWT is never sent to introspection (and the first token came from the cache)')
+})
+
+t.test('optional authentication takes opaque tokens alike: an inactive one is 401, never anonymous', async t => {
+  const { app, as } = await buildOpaque(t)
+  t.same((await app.inject('/hello')).json(), { sub: null })
+  t.same((await call(app, as.issue({ sub: 'alice' }), '/hello')).json(), { sub: 'alice' })
+  t.equal((await call(app, opaque(), '/hello')).statusCode, 401)
 })
 
 t.test('client_secret_post works as well as client_secret_basic; wrong credentials are 503, not 401', async t => {

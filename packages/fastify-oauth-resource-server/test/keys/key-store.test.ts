@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { Rejections } from '../../src/token/rejections.js'
-import { createKeyPair, forgeToken, type Fault, type Idp } from '../../src/testing/index.js'
+import { createKeyPair, forgeToken, type Fault, type TestIssuer } from '../../src/testing/index.js'
 import { bearer, buildBare, idpFor, sleep, until, type LogRecord } from '../helper.js'
 
 // Short windows so the suite runs in seconds; the defaults are documented in the README.
@@ -225,7 +225,7 @@ t.test('the key set is refreshed every maxAge in the background', async t => {
   t.ok(idp.requests.discovery >= 2, 'discovery is refreshed with the same age')
 })
 
-const malformedDiscovery: Array<[string, (idp: Idp) => string]> = [
+const malformedDiscovery: Array<[string, (idp: TestIssuer) => string]> = [
   ['JSON that is not an object', () => 'null'],
   ['an array', () => '[]'],
   ['a string', () => '"discovery"'],

@@ -6,7 +6,7 @@ import auth, { type AuthOptions, type IssuerOptions } from '../../src/index.js'
 import { resolveOptions } from '../../src/options.js'
 import { Rejections } from '../../src/token/rejections.js'
 import { createTrustedIssuers } from '../../src/token/trusted-issuers.js'
-import { createKeyPair, forgeToken, type Idp } from '../../src/testing/index.js'
+import { createKeyPair, forgeToken, type TestIssuer } from '../../src/testing/index.js'
 import { bearer, idpFor } from '../helper.js'
 
 // Several trusted issuers: a token's iss only selects among them, each has its own keys and audience.
@@ -15,7 +15,7 @@ const A_AUDIENCE = 'https://api-a.example.com'
 const B_AUDIENCE = 'https://api-b.example.com'
 
 /** Two issuers on a bare app: /me answers the verifying issuer; /staff takes tokens from `a` only. */
-async function buildTwo (t: Test, a: Idp, b: Idp, options: Partial<AuthOptions> = {}, entries: Partial<IssuerOptions>[] = []): Promise<FastifyInstance> {
+async function buildTwo (t: Test, a: TestIssuer, b: TestIssuer, options: Partial<AuthOptions> = {}, entries: Partial<IssuerOptions>[] = []): Promise<FastifyInstance> {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(auth, {
