@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 
 const StatusSchema = Type.Object({ status: Type.String() })
 /** Readiness, with each trusted issuer's state: `ok` or `keys not loaded`. */
-const ReadySchema = Type.Object({ status: Type.String(), issuers: Type.Record(Type.String(), Type.String()) })
+const ReadySchema = Type.Object({ status: Type.String(), issuers: Type.Object({}, { additionalProperties: Type.String() }) })
 
 /** Probes for orchestrators: unauthenticated, cheap, kept out of the request log. */
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
