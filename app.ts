@@ -31,7 +31,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     maxAge: 86_400
   })
 
-  let trusted: Pick<AuthOptions, 'issuer' | 'audience' | 'jwksUri'>
+  let trusted: Partial<Pick<AuthOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'issuers'>>
   let docsOptions: DocsOptions = {}
   if (localIssuerConfig === undefined) {
     fastify.decorate('localIssuer', undefined)
@@ -39,8 +39,9 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   } else {
     await fastify.register(localIssuer, { ...localIssuerConfig, clientOrigin, redirectUris: docsRedirectUris(fastify.config.port) })
     // Trusted like any issuer: discovery and JWKS over HTTP, no shortcut.
-    const { issuer, audience } = fastify.localIssuer!
-    trusted = { issuer, audience }
+    const { issuer, audience, introspection } = fastify.localIssuer!
+    // Opaque tokens (npm run token -- --opaque) are introspected at the local issuer.
+    trusted = { issuer, audience, introspection }
     docsOptions = {
       localIssuer: { issuer, audience, clientId: LocalClients.browser, scopes: { openid: 'Sign in', [Permissions.readAdminMessages]: 'Read the admin message' } }
     }

@@ -6,12 +6,13 @@
  * only, bounded in time and request count.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { createTestIssuer, type TestIssuer } from 'fastify-oauth-resource-server/testing'
+import { createTestIssuer, startIntrospectionServer, type TestIssuer, type IntrospectionServer } from 'fastify-oauth-resource-server/testing'
 import { freePort } from '../test/fixtures/net.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
@@ -27,6 +28,8 @@ const CONNECTIONS = 10
 const COMPARE_WITH = process.env.BENCH_COMPARE_WITH
 // `metrics`: run only the paired comparison of metrics on and off (about a minute).
 const ONLY_METRICS = process.env.BENCH_ONLY === 'metrics'
+// Random opaque tokens sent once each, to count the introspection calls they cause.
+const OPAQUE_FLOOD = Number(process.env.BENCH_OPAQUE_FLOOD ?? 3000)
 
 interface Workload {
   name: string
@@ -59,8 +62,11 @@ if (!existsSync(serverPath)) {
 pin(process.pid, '1')
 const stealBefore = machineTicks()
 const idp = await createTestIssuer()
+// Unless another build is compared (which may know one issuer only), the server trusts two
+// issuers and introspects opaque tokens at the first: the rows below all run on that setup.
+const several = COMPARE_WITH === undefined ? await startSecondIssuer(idp) : undefined
 const port = await freePort()
-const server = startServer(idp, port)
+const server = startServer(idp, port, serverPath, several)
 let twin: ChildProcess | undefined
 let metricsOn: ChildProcess | undefined
 try {
@@ -70,11 +76,13 @@ try {
 } finally {
   for (const each of [server, twin, metricsOn]) each?.kill('SIGTERM')
   await idp.close()
+  await several?.second.close()
+  await several?.introspection.close()
 }
 
 /** The table, the outage row, the paired comparisons, then metrics on against off. */
 async function runAll (): Promise<ChildProcess> {
-  const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp)
+  const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp, several)
   // Let the JIT settle before anything is recorded.
   for (const workload of [baseline, ...warmups]) await measure(workload, port, server.pid!)
   const baselineRuns: Sample[] = []
@@ -96,14 +104,16 @@ async function runAll (): Promise<ChildProcess> {
     console.error(`repetition ${rep}/${REPETITIONS} done`)
   }
   const outage = await measureOutage(idp, port, server.pid!)
+  const flood = several === undefined ? undefined : await measureOpaqueFlood(several.introspection, port, server.pid!)
   const rssMb = peakRssMb(server.pid!)
   const twinPort = await freePort()
-  twin = startServer(idp, twinPort, COMPARE_WITH)
+  twin = startServer(idp, twinPort, COMPARE_WITH, several)
   await waitUntilReady(twinPort)
   const servers = [{ port, pid: server.pid! }, { port: twinPort, pid: twin.pid! }]
   const forgedMinusNeverSeen = COMPARE_WITH === undefined ? await measureForgedAgainstNeverSeen(servers, paired) : undefined
   const builds = COMPARE_WITH === undefined ? undefined : await measureBuildsPaired(servers, paired)
   printTable(baselineRuns, samples, outage, rssMb, stealShare(stealBefore, machineTicks()))
+  if (flood !== undefined) printOpaqueFlood(flood)
   if (forgedMinusNeverSeen !== undefined) printPaired(forgedMinusNeverSeen)
   if (builds !== undefined) printBuilds(builds)
   twin.kill('SIGTERM')
@@ -121,7 +131,7 @@ async function runAll (): Promise<ChildProcess> {
 async function compareMetrics (idp: TestIssuer, off: { port: number, pid: number }): Promise<ChildProcess> {
   const onPort = await freePort()
   const metricsPort = await freePort()
-  const child = startServer(idp, onPort, serverPath, { METRICS_PORT: String(metricsPort) })
+  const child = startServer(idp, onPort, serverPath, several, { METRICS_PORT: String(metricsPort) })
   try {
     await waitUntilReady(onPort)
     const on = { port: onPort, pid: child.pid! }
@@ -156,9 +166,34 @@ async function compareMetrics (idp: TestIssuer, off: { port: number, pid: number
   return child
 }
 
+/** A second trusted issuer, and an introspection endpoint for opaque tokens of the first. */
+interface SeveralIssuers { second: TestIssuer, introspection: IntrospectionServer }
+
+async function startSecondIssuer (first: TestIssuer): Promise<SeveralIssuers> {
+  const second = await createTestIssuer()
+  const introspection = await startIntrospectionServer({ issuer: first.issuer, audience: first.audience })
+  return { second, introspection }
+}
+
+interface OpaqueFlood { requests: number, calls: number, peakInFlight: number, sample: Sample }
+
+/** Random opaque tokens, each sent once: every one costs an introspection call, at most `concurrency` at a time. */
+async function measureOpaqueFlood (introspection: IntrospectionServer, port: number, pid: number): Promise<OpaqueFlood> {
+  const before = introspection.calls
+  introspection.peakInFlight = 0
+  const random = () => randomBytes(24).toString('base64url')
+  const sample = await measure({ name: 'random opaque tokens', path: '/api/messages/protected', expect: 401, tokens: random, amount: OPAQUE_FLOOD }, port, pid)
+  return { requests: OPAQUE_FLOOD, calls: introspection.calls - before, peakInFlight: introspection.peakInFlight, sample }
+}
+
+function printOpaqueFlood ({ requests, calls, peakInFlight, sample }: OpaqueFlood) {
+  console.log(`Random opaque tokens (${requests}, each new, ${CONNECTIONS} connections; introspection concurrency 8, queue 64): ` +
+    `${calls} introspection calls, at most ${peakInFlight} at once; all answered 401; ${sample.cpuUs.toFixed(1)} µs of server CPU per request.`)
+}
+
 interface PairedTokens { neverSeen: string[], forged: string[] }
 
-async function prepareWorkloads (idp: TestIssuer): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
+async function prepareWorkloads (idp: TestIssuer, several: SeveralIssuers | undefined): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
   // Two unrecorded warm-up rounds; each chunk serves one round on each server (their caches are their own).
   const pairedCount = (PAIRED_ROUNDS / 2 + 1) * PAIRED_REQUESTS
   console.error(`minting ${POOL_SIZE + (NEW_TOKENS_PER_RUN + 1) * REPETITIONS + pairedCount} RS256 tokens…`)
@@ -174,7 +209,13 @@ async function prepareWorkloads (idp: TestIssuer): Promise<{ baseline: Workload,
     { name: 'protected, 10,000-token pool', path: '/api/messages/protected', expect: 200, pool },
     { name: 'protected, never-seen tokens', path: '/api/messages/protected', expect: 200, tokens: cycle(fresh), amount: NEW_TOKENS_PER_RUN },
     { name: 'admin, with the permission', path: '/api/messages/admin', expect: 200, token: admin },
-    { name: 'forged tokens (real kid, wrong signature)', path: '/api/messages/protected', expect: 401, pool: forged }
+    { name: 'forged tokens (real kid, wrong signature)', path: '/api/messages/protected', expect: 401, pool: forged },
+    ...(several === undefined
+      ? []
+      : [
+          { name: 'protected, token from the second of two issuers', path: '/api/messages/protected', expect: 200, token: several.second.sign() },
+          { name: 'protected, cached opaque token (introspected once)', path: '/api/messages/protected', expect: 200, token: several.introspection.issue() }
+        ])
   ]
   const warmups = workloads.map(w => w.amount === undefined
     ? { ...w, duration: 1 }
@@ -331,12 +372,22 @@ function printPaired (forgedMinusNeverSeen: number[]) {
     `median ${median(forgedMinusNeverSeen).toFixed(1)} µs of server CPU per request (rounds: ${cells}).`)
 }
 
-function startServer (idp: TestIssuer, port: number, path = serverPath, extraEnv: Record<string, string> = {}): ChildProcess {
+function startServer (idp: TestIssuer, port: number, path = serverPath, several?: SeveralIssuers, extraEnv: Record<string, string> = {}): ChildProcess {
+  const issuers = several === undefined
+    ? { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience }
+    : {
+        ISSUER_1_BASE_URL: idp.issuer,
+        ISSUER_1_AUDIENCE: idp.audience,
+        ISSUER_1_INTROSPECTION_ENDPOINT: several.introspection.endpoint,
+        ISSUER_1_INTROSPECTION_CLIENT_ID: several.introspection.clientId,
+        ISSUER_1_INTROSPECTION_CLIENT_SECRET: several.introspection.clientSecret,
+        ISSUER_2_BASE_URL: several.second.issuer,
+        ISSUER_2_AUDIENCE: several.second.audience
+      }
   const env = {
     ...extraEnv,
     PATH: process.env.PATH ?? '',
-    ISSUER_BASE_URL: idp.issuer,
-    AUDIENCE: idp.audience,
+    ...issuers,
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn'

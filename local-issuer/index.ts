@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -32,6 +33,8 @@ export interface LocalIssuer {
   created: FirstStartSecrets | undefined
   /** Names the API this issuer serves, once it listens, for `npm run token --api`. */
   servesApi: (api: string) => void
+  /** The API's client for RFC 7662 introspection of opaque tokens; its secret lives in memory only. */
+  introspection: { clientId: string, clientSecret: string }
   /** The other running servers whose local issuer uses the same data folder. */
   otherInstances: () => IssuerInstance[]
   close: () => Promise<void>
@@ -48,7 +51,9 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
   const issuer = `http://${host}:${(server.address() as AddressInfo).port}/`
 
   const clients = new ClientStore(dataDir, error => log.error({ err: error }, 'local issuer: registered clients could not be saved'))
-  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, clients, state })
+  // The API runs in this process: its introspection secret never needs to leave memory.
+  const introspectionClient = { clientId: LocalClients.api, clientSecret: randomBytes(32).toString('base64url') }
+  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, clients, state, introspectionClient })
   provider.on('server_error', (ctx, error) => log.error({ err: error }, 'local issuer: server error'))
   const handleProvider = provider.callback()
   const handleInteraction = createInteractionHandler(provider, state, log)
@@ -69,6 +74,7 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
     dataDir,
     stateFile: join(dataDir, STATE_FILE),
     created,
+    introspection: introspectionClient,
     servesApi: api => updateInstance(dataDir, issuer, { api }),
     otherInstances: () => liveInstances(dataDir).filter(instance => instance.issuer !== issuer),
     close: async () => {

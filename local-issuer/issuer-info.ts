@@ -1,6 +1,8 @@
 export const LocalClients = {
   machine: 'local-machine',
-  browser: 'local-spa'
+  browser: 'local-spa',
+  /** The API itself, introspecting opaque tokens. */
+  api: 'local-api'
 } as const
 
 /** Where the local issuer keeps its state unless LOCAL_ISSUER_DATA says otherwise. */

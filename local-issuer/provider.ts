@@ -14,6 +14,8 @@ export interface ProviderOptions {
   /** Dynamically registered clients, kept in the data folder. */
   clients: ClientStore
   state: LocalState
+  /** The API's own client, which alone may introspect tokens (RFC 7662). */
+  introspectionClient: { clientId: string, clientSecret: string }
 }
 
 const API_SCOPES = ADMIN_PERMISSIONS.join(' ')
@@ -24,7 +26,7 @@ const HOUR = 3600
  * paths, JWT access tokens (RFC 9068) for the API's audience with `scope` and an
  * Auth0 RBAC `permissions` claim, `audience=` accepted like RFC 8707 `resource=`.
  */
-export function createProvider ({ issuer, audience, clientOrigin, redirectUris, clients, state }: ProviderOptions): Provider {
+export function createProvider ({ issuer, audience, clientOrigin, redirectUris, clients, state, introspectionClient }: ProviderOptions): Provider {
   const usersBySub = new Map(state.users.map(user => [user.sub, user]))
 
   const configuration: Configuration = {
@@ -49,6 +51,15 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
         response_types: ['code'],
         redirect_uris: [clientOrigin, `${clientOrigin}/callback`, ...redirectUris],
         post_logout_redirect_uris: [clientOrigin]
+      },
+      {
+        client_id: introspectionClient.clientId,
+        client_name: 'The API (introspection only)',
+        client_secret: introspectionClient.clientSecret,
+        grant_types: [],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic'
       }
     ],
     jwks: { keys: [state.signingKey] },
@@ -65,6 +76,12 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
       clientCredentials: { enabled: true },
       registration: { enabled: true },
       revocation: { enabled: true },
+      // Opaque tokens (token_format=opaque) are checked by the API through introspection,
+      // as its own client: no other client learns what a token grants.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (ctx, client) => client.clientId === introspectionClient.clientId
+      },
       resourceIndicators: {
         enabled: true,
         // Auth0 SDKs send audience=; RFC 8707 clients send resource=. Either names the API.
@@ -79,7 +96,9 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
           if (isClientCredentials(ctx) && client.clientId !== LocalClients.machine) {
             throw new errors.UnauthorizedClient('only local-machine may use client_credentials for this API')
           }
-          return { audience, scope: API_SCOPES, accessTokenFormat: 'jwt', accessTokenTTL: HOUR, jwt: { sign: { alg: 'RS256' } } }
+          // JWT access tokens (RFC 9068) unless the request asks token_format=opaque.
+          const accessTokenFormat = requestedParam(ctx, 'token_format') === 'opaque' ? 'opaque' : 'jwt'
+          return { audience, scope: API_SCOPES, accessTokenFormat, accessTokenTTL: HOUR, jwt: { sign: { alg: 'RS256' } } }
         },
         async useGrantedResource () {
           return true
@@ -87,7 +106,7 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
       }
     },
     extraClientMetadata: registeredClientPolicy,
-    extraParams: ['audience'],
+    extraParams: ['audience', 'token_format'],
     async extraTokenClaims (ctx, token) {
       if (token.kind === 'ClientCredentials') {
         if (token.clientId !== LocalClients.machine) return { permissions: [] }
@@ -106,7 +125,8 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
       userinfo: '/userinfo',
       end_session: '/v2/logout',
       registration: '/oidc/register',
-      revocation: '/oauth/revoke'
+      revocation: '/oauth/revoke',
+      introspection: '/oauth/introspect'
     },
     pkce: { required: () => true },
     // oidc-provider (per OIDC Core) drops offline_access without prompt=consent, which Auth0
@@ -139,7 +159,11 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
 }
 
 function requestedAudience (ctx: KoaContextWithOIDC): string | undefined {
-  const value = ctx.oidc.params?.audience ?? (ctx.oidc.body as Record<string, unknown> | undefined)?.audience
+  return requestedParam(ctx, 'audience')
+}
+
+function requestedParam (ctx: KoaContextWithOIDC, name: string): string | undefined {
+  const value = ctx.oidc.params?.[name] ?? (ctx.oidc.body as Record<string, unknown> | undefined)?.[name]
   return typeof value === 'string' && value !== '' ? value : undefined
 }
 

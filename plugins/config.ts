@@ -31,9 +31,12 @@ export interface ConfigOptions {
   env: Record<string, string | undefined>
 }
 
-/** Turns checked environment variables into settings; throws ConfigError naming the variable. */
-export function resolveConfig (env: Env): Config {
-  const { auth, localIssuer } = resolveIssuer(env)
+/**
+ * Turns checked environment variables into settings; throws ConfigError naming the variable.
+ * `raw` is the whole environment, for the numbered ISSUER_<n>_* variables.
+ */
+export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> = env): Config {
+  const { auth, localIssuer } = resolveIssuer(env, raw)
 
   let origin: URL | undefined
   try {
@@ -56,7 +59,7 @@ async function config (fastify: FastifyInstance, opts: ConfigOptions) {
     throw new ConfigError(`${first.instancePath.slice(1)} ${first.message ?? 'is invalid'}`)
   }
   const env = (fastify as unknown as { env: Env }).env
-  fastify.decorate('config', resolveConfig(env))
+  fastify.decorate('config', resolveConfig(env, opts.env))
 }
 
 export default fp(config, { name: 'config', fastify: '5.x' })

@@ -13,6 +13,11 @@ export const EnvSchema = Type.Object({
   AUTH0_DOMAIN: Type.Optional(Type.String()),
   AUTH0_AUDIENCE: Type.Optional(Type.String()),
   JWKS_URI: Type.Optional(Type.String()),
+  // RFC 7662 introspection of opaque tokens, for the one issuer above. Several issuers
+  // take numbered ISSUER_<n>_* variables instead, read beside this schema (issuer-list.ts).
+  INTROSPECTION_CLIENT_ID: Type.Optional(Type.String()),
+  INTROSPECTION_CLIENT_SECRET: Type.Optional(Type.String()),
+  INTROSPECTION_ENDPOINT: Type.Optional(Type.String()),
   CLIENT_ORIGIN_URL: Type.String({ default: 'http://localhost:4040' }),
   LOCAL_ISSUER_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: DEFAULT_DATA_DIR }),

@@ -1,11 +1,21 @@
 import { parseProviderUrl } from 'fastify-oauth-resource-server'
 import { ConfigError } from './config-error.js'
 import type { Env } from './env-schema.js'
+import { readIntrospection, readIssuerList, type ExternalIssuer } from './issuer-list.js'
 
-/** Which issuer the API trusts: an external one, or the local development issuer. */
+/** The numbered issuers; the one-issuer fields stay undefined. */
+export interface SeveralIssuers {
+  issuers: ExternalIssuer[]
+  issuer?: undefined
+  audience?: undefined
+  jwksUri?: undefined
+  introspection?: undefined
+}
+
+/** Which issuers the API trusts: external ones, or the local development issuer. */
 export interface IssuerChoice {
-  /** The external issuer; undefined when the local development issuer runs instead. */
-  auth: { issuer: string, audience: string, jwksUri: string | undefined } | undefined
+  /** One external issuer, or several (ISSUER_<n>_*); undefined when the local development issuer runs instead. */
+  auth: (ExternalIssuer & { issuers?: undefined }) | SeveralIssuers | undefined
   localIssuer: { port: number, dataDir: string, audience: string } | undefined
 }
 
@@ -16,10 +26,17 @@ export const DEFAULT_LOCAL_AUDIENCE = 'https://hello-world.example.com'
  * The variables that choose whom the API trusts. Set but blank, any of them is
  * an error: read as unset, a blank issuer would turn the local issuer on.
  */
-const ISSUER_VARIABLES = ['ISSUER_BASE_URL', 'AUDIENCE', 'AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'JWKS_URI'] as const
+const ISSUER_VARIABLES = [
+  'ISSUER_BASE_URL', 'AUDIENCE', 'AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'JWKS_URI',
+  'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT'
+] as const
 
-/** Chooses the issuer from ISSUER_BASE_URL or AUTH0_DOMAIN; throws ConfigError naming the variable. */
-export function resolveIssuer (env: Env): IssuerChoice {
+/**
+ * Chooses the issuers from ISSUER_BASE_URL or AUTH0_DOMAIN, or the numbered ISSUER_<n>_*
+ * variables (read from `raw`, the whole environment); throws ConfigError naming the variable.
+ */
+export function resolveIssuer (env: Env, raw: Readonly<Record<string, unknown>> = env): IssuerChoice {
+  const list = readIssuerList(raw)
   const value: Partial<Record<typeof ISSUER_VARIABLES[number], string>> = {}
   for (const name of ISSUER_VARIABLES) {
     const raw = env[name]
@@ -33,9 +50,15 @@ export function resolveIssuer (env: Env): IssuerChoice {
     return given
   }
 
-  let auth: IssuerChoice['auth']
+  let auth: ExternalIssuer | undefined
   let localIssuer: IssuerChoice['localIssuer']
-  if (value.ISSUER_BASE_URL !== undefined && value.AUTH0_DOMAIN !== undefined) {
+  if (list !== undefined) {
+    const single = ISSUER_VARIABLES.find(name => value[name] !== undefined)
+    if (single !== undefined) {
+      throw new ConfigError(`${single} does not go with the numbered ISSUER_<n>_* variables: give each issuer, the first too, as ISSUER_<n>_*`)
+    }
+    return { auth: { issuers: list }, localIssuer: undefined }
+  } else if (value.ISSUER_BASE_URL !== undefined && value.AUTH0_DOMAIN !== undefined) {
     throw new ConfigError('Set ISSUER_BASE_URL or AUTH0_DOMAIN, not both')
   } else if (value.ISSUER_BASE_URL !== undefined) {
     if (value.AUTH0_AUDIENCE !== undefined) {
@@ -57,6 +80,8 @@ export function resolveIssuer (env: Env): IssuerChoice {
     if (env.NODE_ENV?.trim().toLowerCase() === 'production') {
       throw new ConfigError('NODE_ENV is production but no issuer is set: configure ISSUER_BASE_URL or AUTH0_DOMAIN (the local development issuer never runs in production)')
     }
+    const introspection = (['INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT'] as const).find(name => value[name] !== undefined)
+    if (introspection !== undefined) throw new ConfigError(`${introspection} needs ISSUER_BASE_URL or AUTH0_DOMAIN: the local issuer configures its own introspection`)
     if (value.JWKS_URI !== undefined) throw new ConfigError('JWKS_URI needs ISSUER_BASE_URL or AUTH0_DOMAIN: without them the local issuer runs')
     if (value.AUTH0_AUDIENCE !== undefined) {
       throw new ConfigError('AUTH0_AUDIENCE needs AUTH0_DOMAIN: without an issuer the local issuer runs, and AUDIENCE names its API identifier')
@@ -71,5 +96,10 @@ export function resolveIssuer (env: Env): IssuerChoice {
     }
   }
   if (auth !== undefined && value.JWKS_URI !== undefined) auth.jwksUri = url('JWKS_URI', value.JWKS_URI)
+  if (auth !== undefined) {
+    const endpoint = value.INTROSPECTION_ENDPOINT === undefined ? undefined : url('INTROSPECTION_ENDPOINT', value.INTROSPECTION_ENDPOINT)
+    const introspection = readIntrospection(value.INTROSPECTION_CLIENT_ID, value.INTROSPECTION_CLIENT_SECRET, endpoint, '')
+    if (introspection !== undefined) auth.introspection = introspection
+  }
   return { auth, localIssuer }
 }

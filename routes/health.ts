@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 
 const StatusSchema = Type.Object({ status: Type.String() })
+/** Readiness, with each trusted issuer's state: `ok` or `keys not loaded`. */
+const ReadySchema = Type.Object({ status: Type.String(), issuers: Type.Object({}, { additionalProperties: Type.String() }) })
 
 /** Probes for orchestrators: unauthenticated, cheap, kept out of the request log. */
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -12,10 +14,16 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/ready', {
     logLevel: 'silent',
-    schema: { response: { 200: StatusSchema, 503: StatusSchema } }
+    schema: { response: { 200: ReadySchema, 503: ReadySchema } }
   }, async (request, reply) => {
-    if (fastify.authStatus().keysLoaded) return { status: 'ok' }
-    return reply.code(503).send({ status: 'identity provider keys not loaded' })
+    const status = fastify.authStatus().issuers
+    const issuers = Object.fromEntries(status.map(each => [each.issuer, each.keysLoaded ? 'ok' : 'keys not loaded']))
+    const loaded = status.filter(each => each.keysLoaded).length
+    if (loaded === status.length) return { status: 'ok', issuers }
+    // One issuer down leaves the others' tokens working: taking the instance out of
+    // rotation would refuse them too, and every instance would be out alike.
+    if (loaded > 0) return { status: 'degraded', issuers }
+    return reply.code(503).send({ status: 'identity provider keys not loaded', issuers })
   })
 }
 

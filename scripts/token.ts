@@ -1,7 +1,8 @@
 /**
  * Prints an access token from a running local development issuer
  * (client_credentials over real HTTP).
- *   npm run -s token -- [--scope "read:admin-messages"] [--api http://localhost:6060 | --port 6060]
+ *   npm run -s token -- [--scope "read:admin-messages"] [--opaque] [--api http://localhost:6060 | --port 6060]
+ * --opaque asks for an opaque access token, which the API checks by introspection.
  * With several servers running on one data folder, --api or --port picks the
  * server (by its API's port); without them, the one started last is used and
  * stderr says so.
@@ -51,7 +52,7 @@ function choose (instances: IssuerInstance[], port: number | undefined): IssuerI
 }
 
 try {
-  const { values } = parseArgs({ options: { scope: { type: 'string' }, api: { type: 'string' }, port: { type: 'string' } } })
+  const { values } = parseArgs({ options: { scope: { type: 'string' }, opaque: { type: 'boolean' }, api: { type: 'string' }, port: { type: 'string' } } })
   const info = choose(liveInstances(dataDir), wantedPort(values))
   let machineClientSecret: string
   try {
@@ -66,6 +67,7 @@ try {
     audience: info.audience
   })
   if (values.scope !== undefined) form.set('scope', values.scope)
+  if (values.opaque === true) form.set('token_format', 'opaque')
   let response: Response
   try {
     response = await fetch(new URL('oauth/token', info.issuer), { method: 'POST', body: form, signal: AbortSignal.timeout(10_000) })

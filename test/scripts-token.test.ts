@@ -39,7 +39,7 @@ const recorded = (dataDir: string) =>
 const protectedStatus = async (app: FastifyInstance, jwt: string) =>
   (await app.inject({ url: '/api/messages/protected', headers: bearer(jwt) })).statusCode
 
-t.test('npm run token prints a token from the running local issuer; --scope gets the admin permission', async t => {
+t.test('npm run token prints a token from the running local issuer; --scope gets the admin permission, --opaque an opaque token', async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
   const app = await build(t, { LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir })
 
@@ -51,6 +51,11 @@ t.test('npm run token prints a token from the running local issuer; --scope gets
 
   const admin = await token(dataDir, ['--scope', 'read:admin-messages'])
   t.same((await app.inject({ url: '/api/messages/admin', headers: bearer(admin.stdout) })).json(), { message: Messages.admin })
+
+  // An opaque token, which the API checks by introspection at the local issuer.
+  const opaque = await token(dataDir, ['--opaque', '--scope', 'read:admin-messages'])
+  t.notMatch(opaque.stdout, /\./, 'not a JWT')
+  t.same((await app.inject({ url: '/api/messages/admin', headers: bearer(opaque.stdout) })).json(), { message: Messages.admin })
 
   // RFC 6749 §3.3: the issuer may ignore a scope it does not know; it must not grant it.
   const unknown = await token(dataDir, ['--scope', 'delete:everything'])

@@ -119,3 +119,68 @@ t.test('TRUST_PROXY as a hop count is refused, saying what to use instead', asyn
   }
   t.throws(() => resolveServerOptions({ TRUST_PROXY: '2' }), { name: 'ConfigError', message: /^TRUST_PROXY must not be a hop count/ })
 })
+
+t.test('numbered ISSUER_<n>_* variables configure several issuers, each with its own audience and introspection', async t => {
+  const raw = {
+    ISSUER_1_BASE_URL: 'https://tenant.us.auth0.com/',
+    ISSUER_1_AUDIENCE: 'https://hello-world.example.com',
+    ISSUER_2_BASE_URL: 'https://keycloak.example.com/realms/staff',
+    ISSUER_2_AUDIENCE: 'hello-world-api',
+    ISSUER_2_INTROSPECTION_CLIENT_ID: 'hello-world-api',
+    ISSUER_2_INTROSPECTION_CLIENT_SECRET: 's3cret'
+  }
+  const config = resolveConfig({ ...base, NODE_ENV: 'production' }, raw)
+  t.same(config.auth, {
+    issuers: [
+      { issuer: 'https://tenant.us.auth0.com/', audience: 'https://hello-world.example.com', jwksUri: undefined },
+      {
+        issuer: 'https://keycloak.example.com/realms/staff',
+        audience: 'hello-world-api',
+        jwksUri: undefined,
+        introspection: { clientId: 'hello-world-api', clientSecret: 's3cret' }
+      }
+    ]
+  })
+  t.equal(config.localIssuer, undefined)
+})
+
+t.test('bad numbered issuer variables stop start-up naming the variable', async t => {
+  const one = { ISSUER_1_BASE_URL: 'https://a.example.com/', ISSUER_1_AUDIENCE: 'a' }
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ ...one, ISSUER_1_AUDIANCE: 'a' }, /^ISSUER_1_AUDIANCE is not a setting: ISSUER_<n>_ takes BASE_URL, AUDIENCE/],
+    [{ ...one, ISSUER_3_BASE_URL: 'https://c.example.com/', ISSUER_3_AUDIENCE: 'c' }, /^ISSUER_2_BASE_URL is missing: number issuers from 1 without gaps/],
+    [{ ISSUER_0_BASE_URL: 'https://a.example.com/', ISSUER_0_AUDIENCE: 'a' }, /^ISSUER_0_BASE_URL: issuers are numbered 1 to 20/],
+    [{ ISSUER_01_BASE_URL: 'https://a.example.com/' }, /^ISSUER_01_BASE_URL: issuers are numbered 1 to 20, without leading zeros/],
+    [{ ISSUER_1_BASE_URL: 'https://a.example.com/' }, /^ISSUER_1_AUDIENCE is required with ISSUER_1_BASE_URL/],
+    [{ ISSUER_1_AUDIENCE: 'a' }, /^ISSUER_1_BASE_URL is required/],
+    [{ ...one, ISSUER_1_BASE_URL: 'http://a.example.com/' }, /^ISSUER_1_BASE_URL must use https:/],
+    [{ ...one, ISSUER_1_JWKS_URI: 'keys' }, /^ISSUER_1_JWKS_URI must be an absolute URL/],
+    [{ ...one, ISSUER_1_AUDIENCE: ' ' }, /^ISSUER_1_AUDIENCE is set but blank/],
+    [{ ...one, ISSUER_1_INTROSPECTION_CLIENT_ID: 'rs' }, /^ISSUER_1_INTROSPECTION_CLIENT_SECRET is required with ISSUER_1_INTROSPECTION_CLIENT_ID/],
+    [{ ...one, ISSUER_1_INTROSPECTION_ENDPOINT: 'https://a.example.com/introspect' }, /^ISSUER_1_INTROSPECTION_ENDPOINT needs ISSUER_1_INTROSPECTION_CLIENT_ID/],
+    [{ ...one, ISSUER_BASE_URL: 'https://b.example.com/' }, /^ISSUER_BASE_URL does not go with the numbered ISSUER_<n>_\* variables/],
+    [{ ...one, AUDIENCE: 'b' }, /^AUDIENCE does not go with the numbered/],
+    [{ INTROSPECTION_CLIENT_ID: 'rs', INTROSPECTION_CLIENT_SECRET: 's' }, /^INTROSPECTION_CLIENT_ID needs ISSUER_BASE_URL or AUTH0_DOMAIN/],
+    [{ ISSUER_BASE_URL: 'https://a.example.com/', AUDIENCE: 'a', INTROSPECTION_CLIENT_SECRET: 's' }, /^INTROSPECTION_CLIENT_ID is required with INTROSPECTION_CLIENT_SECRET/],
+    [{
+      ...one,
+      ISSUER_2_BASE_URL: 'https://a.example.com',
+      ISSUER_2_AUDIENCE: 'b'
+    }, /^ISSUER_2_BASE_URL is ISSUER_1_BASE_URL again/]
+  ]
+  for (const [env, message] of cases) {
+    await t.rejects(build(t, env), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
+})
+
+t.test('the one-issuer form takes introspection credentials too', async t => {
+  const config = resolveConfig({
+    ...base,
+    ISSUER_BASE_URL: 'https://keycloak.example.com/realms/api',
+    AUDIENCE: 'api',
+    INTROSPECTION_CLIENT_ID: 'api',
+    INTROSPECTION_CLIENT_SECRET: 's',
+    INTROSPECTION_ENDPOINT: 'https://keycloak.example.com/realms/api/protocol/openid-connect/token/introspect'
+  })
+  t.same(config.auth?.introspection, { clientId: 'api', clientSecret: 's', endpoint: 'https://keycloak.example.com/realms/api/protocol/openid-connect/token/introspect' })
+})

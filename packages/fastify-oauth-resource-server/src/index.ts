@@ -6,18 +6,20 @@ import { readBearerToken } from './http/bearer.js'
 import { AuthError, MissingTokenError } from './http/errors.js'
 import { refusal } from './http/refusal.js'
 import { registerResourceMetadata } from './http/resource-metadata.js'
+import { createIssuerGuard } from './http/issuers.js'
 import { createScopeGuards } from './http/scopes.js'
-import { KeysUnavailable, KeyStore } from './keys/key-store.js'
 import { resolveOptions } from './options.js'
 import { TokenCache } from './token/token-cache.js'
-import { createTokenVerifier, type Verdict } from './token/verifier.js'
+import { createTrustedIssuers } from './token/trusted-issuers.js'
+import { createTokenVerifier, isClaims, type Verdict } from './token/verifier.js'
 import type { AuthOptions } from './types.js'
 
-export type { AccessTokenClaims, Algorithm, AuthOptions, AuthStatus, KeyOptions } from './types.js'
+export type { AccessTokenClaims, Algorithm, AuthOptions, AuthStatus, IntrospectionOptions, IssuerOptions, IssuerStatus, KeyOptions } from './types.js'
 export { SUPPORTED_ALGORITHMS } from './types.js'
 export {
   AuthError,
   InsufficientScopeError,
+  IntrospectionUnavailableError,
   InvalidRequestError,
   InvalidTokenError,
   KeysUnavailableError,
@@ -51,13 +53,9 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const { realm } = options
 
   const cache = new TokenCache(options.tokenCacheSize, options.clockTolerance)
-  const store = new KeyStore({
-    ...options,
-    // Tokens a key verified leave the cache with it, at once.
-    onRetire: key => cache.dropKey(key),
-    log: fastify.log
-  })
-  const verifier = createTokenVerifier(store, cache, options)
+  // One key store per issuer; tokens a key verified leave the cache with it, at once.
+  const issuers = createTrustedIssuers(options, key => cache.dropKey(key), fastify.log)
+  const verifier = createTokenVerifier(issuers, cache, options)
   await fastify.register(fastifyJwt, verifier.jwtOptions)
   for (const slot of verifier.slots) fastify.decorateRequest(slot, null)
   // @fastify/jwt declares `claims` itself unless another @fastify/jwt registered first.
@@ -68,7 +66,7 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     : registerResourceMetadata(fastify, options, options.resourceMetadataScopes)
 
   function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: Verdict | AuthError) {
-    if (typeof verdict !== 'string' && !(verdict instanceof KeysUnavailable) && !(verdict instanceof AuthError)) {
+    if (isClaims(verdict)) {
       request.claims = verdict
       if (channels.authDecision.hasSubscribers) channels.authDecision.publish(ACCEPTED)
       return done()
@@ -104,10 +102,14 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const { requireScopes, requireAnyScope } = createScopeGuards(realm, annotate)
   fastify.decorate('requireScopes', requireScopes)
   fastify.decorate('requireAnyScope', requireAnyScope)
-  fastify.decorate('authStatus', () => ({ keysLoaded: store.loaded(), cachedTokens: cache.size }))
+  fastify.decorate('requireIssuer', createIssuerGuard(issuers, realm, annotate))
+  fastify.decorate('authStatus', () => {
+    const status = issuers.status()
+    return { keysLoaded: status.every(each => each.keysLoaded), cachedTokens: cache.size, issuers: status }
+  })
 
-  fastify.addHook('onReady', () => store.start())
-  fastify.addHook('onClose', async () => store.close())
+  fastify.addHook('onReady', () => issuers.start())
+  fastify.addHook('onClose', async () => issuers.close())
 }
 
 export default fp(auth, { name: 'oauth-resource-server', fastify: '5.x' })

@@ -1,11 +1,32 @@
-import { SUPPORTED_ALGORITHMS, type Algorithm, type AuthOptions } from './types.js'
-import { parseProviderUrl } from './keys/provider-url.js'
+import { SUPPORTED_ALGORITHMS, type Algorithm, type AuthOptions, type IntrospectionOptions, type IssuerOptions } from './types.js'
+import { parseProviderUrl, withoutTrailingSlash } from './keys/provider-url.js'
 
-export interface ResolvedOptions {
+/** Introspection settings; durations in ms. */
+export interface ResolvedIntrospection {
+  clientId: string
+  clientSecret: string
+  clientAuthMethod: 'client_secret_basic' | 'client_secret_post'
+  /** Undefined: the discovery document's introspection_endpoint. */
+  endpoint: string | undefined
+  timeout: number
+  maxCacheAge: number
+  inactiveCacheAge: number
+  cacheSize: number
+  concurrency: number
+  queueLimit: number
+}
+
+export interface ResolvedIssuer {
   issuer: string
   audience: string[]
   jwksUri: string | undefined
   algorithms: ReadonlySet<Algorithm>
+  introspection: ResolvedIntrospection | undefined
+}
+
+export interface ResolvedOptions {
+  /** One or more, in the configured order. */
+  issuers: ResolvedIssuer[]
   // Durations below are in ms: the options take seconds, the code counts in ms.
   clockTolerance: number
   requireAccessTokenType: boolean
@@ -31,39 +52,6 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     throw new Error(`auth plugin: option ${option} ${problem}`)
   }
 
-  const issuer = typeof options.issuer === 'string' ? parseProviderUrl(options.issuer) : 'is required'
-  if (typeof issuer === 'string') fail('issuer', issuer)
-
-  const audience = [options.audience].flat()
-  if (audience.length === 0 || audience.some(a => typeof a !== 'string' || a === '')) {
-    fail('audience', 'is required: the API identifier (a non-empty string or array of strings)')
-  }
-
-  let jwksUri: string | undefined
-  if (options.jwksUri !== undefined) {
-    const parsed = parseProviderUrl(options.jwksUri)
-    if (typeof parsed === 'string') fail('jwksUri', parsed)
-    else jwksUri = parsed.href
-  }
-
-  const algorithms = options.algorithms ?? ['RS256']
-  if (!Array.isArray(algorithms) || algorithms.length === 0) fail('algorithms', 'must be a non-empty array')
-  for (const alg of algorithms) {
-    if (!(SUPPORTED_ALGORITHMS as readonly string[]).includes(alg)) {
-      fail('algorithms', `has ${JSON.stringify(alg)}; supported: ${SUPPORTED_ALGORITHMS.join(', ')} (never none or HMAC)`)
-    }
-  }
-
-  const realm = options.realm ?? 'api'
-  if (typeof realm !== 'string' || !/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/.test(realm)) {
-    fail('realm', 'must be printable ASCII without quotes or backslashes')
-  }
-
-  const metadata = options.resourceMetadata
-  const resourceMetadataScopes = metadata === undefined || metadata === false
-    ? undefined
-    : metadata === true ? [] : [...(metadata.scopesSupported ?? [])]
-
   const number = (option: string, value: number | undefined, fallback: number, min: number): number => {
     if (value === undefined) return fallback
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min) fail(option, `must be a number ≥ ${min}`)
@@ -76,13 +64,106 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     if (checked > max) fail(option, `is in seconds: at most ${max}, got ${checked} (in ms? then write ${checked / 1000})`)
     return checked * 1000
   }
+
+  const resolveIssuer = (given: IssuerOptions, at: string): ResolvedIssuer => {
+    const issuer = typeof given.issuer === 'string' ? parseProviderUrl(given.issuer) : 'is required'
+    if (typeof issuer === 'string') fail(`${at}issuer`, issuer)
+
+    const audience = [given.audience].flat()
+    if (audience.length === 0 || audience.some(a => typeof a !== 'string' || a === '')) {
+      fail(`${at}audience`, 'is required: the API identifier (a non-empty string or array of strings)')
+    }
+
+    let jwksUri: string | undefined
+    if (given.jwksUri !== undefined) {
+      const parsed = parseProviderUrl(given.jwksUri)
+      if (typeof parsed === 'string') fail(`${at}jwksUri`, parsed)
+      else jwksUri = parsed.href
+    }
+
+    const algorithms = given.algorithms ?? ['RS256']
+    if (!Array.isArray(algorithms) || algorithms.length === 0) fail(`${at}algorithms`, 'must be a non-empty array')
+    for (const alg of algorithms) {
+      if (!(SUPPORTED_ALGORITHMS as readonly string[]).includes(alg)) {
+        fail(`${at}algorithms`, `has ${JSON.stringify(alg)}; supported: ${SUPPORTED_ALGORITHMS.join(', ')} (never none or HMAC)`)
+      }
+    }
+    const introspection = given.introspection === undefined
+      ? undefined
+      : resolveIntrospection(given.introspection, `${at}introspection.`, jwksUri !== undefined)
+    return { issuer: given.issuer, audience, jwksUri, algorithms: new Set(algorithms), introspection }
+  }
+
+  const resolveIntrospection = (given: IntrospectionOptions, at: string, noDiscovery: boolean): ResolvedIntrospection => {
+    if (typeof given !== 'object' || given === null) fail(at.slice(0, -1), 'must be an object')
+    for (const name of ['clientId', 'clientSecret'] as const) {
+      if (typeof given[name] !== 'string' || given[name] === '') fail(`${at}${name}`, 'is required (a non-empty string)')
+    }
+    const method = given.clientAuthMethod ?? 'client_secret_basic'
+    if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
+      fail(`${at}clientAuthMethod`, 'must be client_secret_basic or client_secret_post')
+    }
+    let endpoint: string | undefined
+    if (given.endpoint !== undefined) {
+      const parsed = parseProviderUrl(given.endpoint)
+      if (typeof parsed === 'string') fail(`${at}endpoint`, parsed)
+      else endpoint = parsed.href
+    } else if (noDiscovery) {
+      fail(`${at}endpoint`, 'is required with jwksUri: without discovery there is no introspection_endpoint to find')
+    }
+    const count = (option: keyof IntrospectionOptions, fallback: number, min: number) =>
+      Math.floor(number(`${at}${option}`, given[option] as number | undefined, fallback, min))
+    return {
+      clientId: given.clientId,
+      clientSecret: given.clientSecret,
+      clientAuthMethod: method,
+      endpoint,
+      timeout: seconds(`${at}timeout`, given.timeout, 5, 0.001, MINUTE),
+      maxCacheAge: seconds(`${at}maxCacheAge`, given.maxCacheAge, MINUTE, 0, HOUR),
+      inactiveCacheAge: seconds(`${at}inactiveCacheAge`, given.inactiveCacheAge, 5, 0, 5 * MINUTE),
+      cacheSize: count('cacheSize', 10_000, 0),
+      concurrency: count('concurrency', 8, 1),
+      queueLimit: count('queueLimit', 64, 0)
+    }
+  }
+
+  let issuers: ResolvedIssuer[]
+  if (options.issuers !== undefined) {
+    const single = (['issuer', 'audience', 'jwksUri', 'algorithms', 'introspection'] as const).find(name => options[name] !== undefined)
+    if (single !== undefined) fail(single, 'goes inside each entry of issuers: give issuers or the one-issuer options, not both')
+    if (!Array.isArray(options.issuers) || options.issuers.length === 0) fail('issuers', 'must be a non-empty array')
+    issuers = options.issuers.map((given, i) => resolveIssuer(given, `issuers[${i}].`))
+  } else {
+    issuers = [resolveIssuer(options as IssuerOptions, '')]
+  }
+  // One issuer's tokens are told from another's by iss alone: two entries one trailing slash
+  // apart are the same issuer (discovery compares them so), and would share their tokens.
+  const seen = new Map<string, number>()
+  issuers.forEach(({ issuer }, i) => {
+    const first = seen.get(withoutTrailingSlash(issuer))
+    if (first !== undefined) fail(`issuers[${i}].issuer`, `is issuers[${first}].issuer again (${issuer})`)
+    seen.set(withoutTrailingSlash(issuer), i)
+  })
+  const introspecting = issuers.filter(each => each.introspection !== undefined)
+  if (introspecting.length > 1) {
+    // An opaque token names no issuer: sent to each, it would reach servers that did not issue it.
+    fail(`issuers[${issuers.indexOf(introspecting[1]!)}].introspection`, 'is a second one: opaque tokens name no issuer, so only one issuer may introspect them')
+  }
+
+  const realm = options.realm ?? 'api'
+  if (typeof realm !== 'string' || !/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/.test(realm)) {
+    fail('realm', 'must be printable ASCII without quotes or backslashes')
+  }
+
+  const metadata = options.resourceMetadata
+  const resourceMetadataScopes = metadata === undefined || metadata === false
+    ? undefined
+    : metadata === true ? [] : [...(metadata.scopesSupported ?? [])]
+
   const keys = options.keys ?? {}
 
   return {
-    issuer: options.issuer,
-    audience,
-    jwksUri,
-    algorithms: new Set(algorithms),
+    issuers,
     clockTolerance: seconds('clockTolerance', options.clockTolerance, 5, 0, 5 * 60),
     requireAccessTokenType: options.requireAccessTokenType === true,
     realm,

@@ -26,15 +26,63 @@ export interface KeyOptions {
   maxResponseBytes?: number
 }
 
-export interface AuthOptions {
+/**
+ * RFC 7662 introspection of opaque (non-JWT) access tokens, for one issuer. Results
+ * are cached by a SHA-256 of the token; calls are bounded in number and time.
+ */
+export interface IntrospectionOptions {
+  /** The client the resource server authenticates as at the introspection endpoint. */
+  clientId: string
+  clientSecret: string
+  /** Default `'client_secret_basic'`. */
+  clientAuthMethod?: 'client_secret_basic' | 'client_secret_post'
+  /** The introspection endpoint; default the discovery document's `introspection_endpoint`. */
+  endpoint?: string
+  /** Time limit for one introspection call, in seconds (up to 60). Default 5. */
+  timeout?: Seconds
+  /** How long an active result is reused, in seconds (up to 3,600); never past the token's `exp`. Default 60. */
+  maxCacheAge?: Seconds
+  /** How long an inactive or refused result is reused, in seconds (up to 300). Default 5. */
+  inactiveCacheAge?: Seconds
+  /** Most results remembered. Default 10,000. */
+  cacheSize?: number
+  /** Most introspection calls in flight at once. Default 8. */
+  concurrency?: number
+  /** Most calls waiting for a free slot; past it, a new token gets 503 at once. Default 64. */
+  queueLimit?: number
+}
+
+/** One trusted issuer, with its own audience, keys and algorithms. */
+export interface IssuerOptions {
   /** The issuer's base URL; discovery is read from `<issuer>/.well-known/openid-configuration`. */
   issuer: string
-  /** The API identifier every token's `aud` must contain (one of several, if an array). */
+  /** The API identifier this issuer's tokens must name in `aud` (one of several, if an array). */
   audience: string | string[]
   /** The JWKS address; skips discovery, and `iss` must then equal `issuer` exactly. */
   jwksUri?: string
   /** Accepted JWS algorithms. Default `['RS256']`. */
   algorithms?: Algorithm[]
+  /** Check opaque tokens by RFC 7662 introspection at this issuer (at most one issuer). */
+  introspection?: IntrospectionOptions
+}
+
+export interface AuthOptions {
+  /** The issuer's base URL (one issuer; or give `issuers`). */
+  issuer?: string
+  /** The API identifier every token's `aud` must contain (one of several, if an array). */
+  audience?: string | string[]
+  /** The JWKS address; skips discovery, and `iss` must then equal `issuer` exactly. */
+  jwksUri?: string
+  /** Accepted JWS algorithms. Default `['RS256']`. */
+  algorithms?: Algorithm[]
+  /** RFC 7662 introspection of opaque tokens, for the one `issuer`. */
+  introspection?: IntrospectionOptions
+  /**
+   * Several trusted issuers, each with its own audience, keys and algorithms, instead
+   * of `issuer`/`audience`/`jwksUri`/`algorithms`/`introspection`. A token's `iss`
+   * selects one by exact match; an unknown `iss` is refused without any fetch.
+   */
+  issuers?: IssuerOptions[]
   /** Leeway for `exp`, `nbf` and `iat`, in seconds (0 to 300). Default 5. */
   clockTolerance?: Seconds
   /** Require the RFC 9068 header `typ: at+jwt`. Default false (`JWT`, `at+jwt` or none). */
@@ -65,10 +113,20 @@ export interface AccessTokenClaims {
 }
 
 export interface AuthStatus {
-  /** True once a key set has been loaded and while it is within its stale-if-error bound. */
+  /** True once every issuer's key set has been loaded and while each is within its stale-if-error bound. */
   keysLoaded: boolean
   /** Verified tokens held in the cache. */
   cachedTokens: number
+  /** Each issuer, in the configured order. */
+  issuers: IssuerStatus[]
+}
+
+export interface IssuerStatus {
+  issuer: string
+  /** True while this issuer's key set is loaded and within its stale-if-error bound. */
+  keysLoaded: boolean
+  /** Present when this issuer introspects opaque tokens. */
+  introspection?: { cachedResults: number, inFlight: number, queued: number }
 }
 
 declare module 'fastify' {
@@ -85,11 +143,14 @@ declare module 'fastify' {
     requireScopes: (...scopes: string[]) => preHandlerHookHandler
     /** preHandler factory: at least one listed permission must be granted. */
     requireAnyScope: (...scopes: string[]) => preHandlerHookHandler
+    /** preHandler factory: the token must come from one of these configured issuers. */
+    requireIssuer: (...issuers: string[]) => preHandlerHookHandler
     authStatus: () => AuthStatus
   }
   interface FastifyRequest {
     /**
      * The verified access token's claims, frozen; null until `authenticate` has run.
+     * `iss` is always the issuer that verified it (for an opaque token, the one that introspected it).
      * Not `request.user`, which an app's own @fastify/jwt keeps for its session tokens.
      */
     claims: AccessTokenClaims | null

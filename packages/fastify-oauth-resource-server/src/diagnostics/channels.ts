@@ -45,6 +45,7 @@ export const AUTH_REASONS = [
   'missing_token',
   'invalid_request',
   'keys_unavailable',
+  'introspection_unavailable',
   'insufficient_scope'
 ] as const
 

@@ -99,3 +99,13 @@ export class KeysUnavailableError extends AuthError {
     super('The identity provider is unavailable; try again later', { 'retry-after': String(retryAfterSeconds) })
   }
 }
+
+/** The authorization server's introspection endpoint is down, slow or busy: the client did nothing wrong. */
+export class IntrospectionUnavailableError extends AuthError {
+  readonly statusCode = 503
+  readonly code = 'FST_AUTH_INTROSPECTION_UNAVAILABLE'
+  readonly reason = 'introspection_unavailable'
+  constructor (retryAfterSeconds: number) {
+    super('The authorization server cannot check the access token now; try again later', { 'retry-after': String(retryAfterSeconds) })
+  }
+}

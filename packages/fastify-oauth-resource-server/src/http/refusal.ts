@@ -1,9 +1,11 @@
+import { IntrospectionUnavailable } from '../introspection/introspector.js'
 import { KeysUnavailable } from '../keys/key-store.js'
 import { Rejections, type Rejection } from '../token/rejections.js'
-import { InvalidTokenError, KeysUnavailableError, type AuthError } from './errors.js'
+import { IntrospectionUnavailableError, InvalidTokenError, KeysUnavailableError, type AuthError } from './errors.js'
 
-/** The one place a token's rejection or a key outage becomes an HTTP answer. */
-export function refusal (reason: Rejection | KeysUnavailable, realm: string): AuthError {
+/** The one place a token's rejection, a key outage or an introspection outage becomes an HTTP answer. */
+export function refusal (reason: Rejection | KeysUnavailable | IntrospectionUnavailable, realm: string): AuthError {
   if (reason instanceof KeysUnavailable) return new KeysUnavailableError(reason.retryAfterSeconds)
+  if (reason instanceof IntrospectionUnavailable) return new IntrospectionUnavailableError(reason.retryAfterSeconds)
   return new InvalidTokenError(realm, Rejections[reason], reason)
 }

@@ -13,11 +13,13 @@ const SAFE_HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})
  */
 export function registerResourceMetadata (fastify: FastifyInstance, options: ResolvedOptions, scopesSupported: readonly string[]) {
   const document = {
-    resource: options.audience[0],
-    authorization_servers: [options.issuer],
+    // One resource identifier: the first issuer's first audience.
+    resource: options.issuers[0]!.audience[0],
+    // Every trusted issuer, in the configured order (RFC 9728 §2).
+    authorization_servers: options.issuers.map(each => each.issuer),
     scopes_supported: [...scopesSupported],
     bearer_methods_supported: ['header'],
-    resource_signing_alg_values_supported: [...options.algorithms]
+    resource_signing_alg_values_supported: [...new Set(options.issuers.flatMap(each => [...each.algorithms]))]
   }
   const strings = { type: 'array', items: { type: 'string' } }
   fastify.get(RESOURCE_METADATA_PATH, {

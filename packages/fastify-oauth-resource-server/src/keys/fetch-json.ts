@@ -58,7 +58,8 @@ async function getJson (url: string, { timeout, maxBytes }: FetchLimits): Promis
   }
 }
 
-async function readCapped (response: Response, maxBytes: number, url: string): Promise<Buffer> {
+/** The body of a response, refused past maxBytes (the stream is cancelled, not read to the end). */
+export async function readCapped (response: Response, maxBytes: number, url: string): Promise<Buffer> {
   const tooLarge = () => new ProviderFetchError(url, `the response is larger than ${maxBytes} bytes`, 'too_large')
   if (Number(response.headers.get('content-length')) > maxBytes) {
     await response.body?.cancel()

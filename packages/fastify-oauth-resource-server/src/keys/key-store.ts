@@ -44,6 +44,8 @@ const MAX_WAITERS = 1000
 interface Endpoints {
   issuer: string
   jwksUri: string
+  /** The discovery document's, when it names a usable one. */
+  introspectionEndpoint?: string | undefined
   fetchedAt: number
 }
 
@@ -77,6 +79,16 @@ export class KeyStore {
 
   loaded (): boolean {
     return this.#keys.size > 0
+  }
+
+  /** The introspection endpoint discovery named, once discovery has been read. */
+  introspectionEndpoint (): string | undefined {
+    return this.#endpoints?.introspectionEndpoint
+  }
+
+  /** The issuer exactly as discovery spells it, or as configured until then (and with jwksUri). */
+  issuer (): string {
+    return this.#endpoints?.issuer ?? this.#options.issuer
   }
 
   /** First load. A provider that is down is logged and retried; a wrong issuer stops start-up. */
@@ -151,12 +163,18 @@ export class KeyStore {
       if (typeof document !== 'object' || document === null || Array.isArray(document)) {
         throw new ProviderFetchError(url, 'the discovery document is not a JSON object')
       }
-      const { issuer: discovered, jwks_uri: jwksUri } = document as Record<string, unknown>
+      const { issuer: discovered, jwks_uri: jwksUri, introspection_endpoint: introspection } = document as Record<string, unknown>
       if (typeof discovered !== 'string') throw new ProviderFetchError(url, 'the discovery document has no string issuer')
       if (withoutTrailingSlash(discovered) !== withoutTrailingSlash(issuer)) throw new IssuerMismatchError(issuer, discovered)
       const jwks = typeof jwksUri === 'string' ? parseProviderUrl(jwksUri) : 'is missing or not a string'
       if (typeof jwks === 'string') throw new ProviderFetchError(url, `jwks_uri ${jwks}`)
-      this.#endpoints = { issuer: discovered, jwksUri: jwks.href, fetchedAt: Date.now() }
+      const introspectionEndpoint = typeof introspection === 'string' ? parseProviderUrl(introspection) : undefined
+      this.#endpoints = {
+        issuer: discovered,
+        jwksUri: jwks.href,
+        introspectionEndpoint: introspectionEndpoint instanceof URL ? introspectionEndpoint.href : undefined,
+        fetchedAt: Date.now()
+      }
       return this.#endpoints
     } catch (error) {
       if (cached !== undefined && !(error instanceof IssuerMismatchError)) return cached

@@ -6,3 +6,5 @@ export { createKeyPair, createTestIssuer, forgeToken, signRaw, TEST_AUDIENCE } f
 export type {
   BadToken, Claims, Fault, KeyAlgorithm, KeyPair, SignOptions, TestIssuer, TestIssuerOptions, TokenOptions
 } from './test-issuer.js'
+export { startIntrospectionServer } from './test-introspection.js'
+export type { IntrospectionFault, IntrospectionServer, IntrospectionServerOptions } from './test-introspection.js'

@@ -14,6 +14,8 @@ export const Rejections = {
   notYetValid: 'The access token is not valid yet',
   issuedInFuture: 'The access token was issued in the future',
   issuer: 'The access token issuer is not trusted',
+  issuerNotAllowed: 'The access token issuer is not accepted here',
+  inactive: 'The access token is not active',
   audience: 'The access token is not meant for this API',
   noExpiry: 'The access token has no expiry',
   claimType: 'The access token has a claim of the wrong type',

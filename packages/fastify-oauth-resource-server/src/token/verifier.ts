@@ -1,25 +1,39 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import { createDecoder } from 'fast-jwt'
 import type { FastifyRequest } from 'fastify'
-import { KeysUnavailable, type KeyRecord, type KeyStore } from '../keys/key-store.js'
+import { IntrospectionUnavailable } from '../introspection/introspector.js'
+import { KeysUnavailable, type KeyRecord } from '../keys/key-store.js'
 import { isUsableKid } from '../keys/signing-keys.js'
 import { withoutTrailingSlash } from '../keys/provider-url.js'
 import type { AccessTokenClaims, Algorithm } from '../types.js'
 import { freezeClaims } from './claims.js'
 import { isRejection, type Rejection } from './rejections.js'
 import type { TokenCache } from './token-cache.js'
+import type { TrustedIssuer, TrustedIssuers } from './trusted-issuers.js'
 
 export interface TokenVerifierOptions {
-  issuer: string
-  algorithms: ReadonlySet<Algorithm>
-  audience: readonly string[]
   /** In ms. */
   clockTolerance: number
   requireAccessTokenType: boolean
 }
 
-/** The claims of a valid token, why it was rejected, or that its key cannot be had now. */
-export type Verdict = AccessTokenClaims | Rejection | KeysUnavailable
+/** The claims of a valid token, why it was rejected, or that its key or its introspection cannot be had now. */
+export type Verdict = AccessTokenClaims | Rejection | KeysUnavailable | IntrospectionUnavailable
+
+export function isClaims (verdict: unknown): verdict is AccessTokenClaims {
+  return typeof verdict === 'object' && verdict !== null && !(verdict instanceof KeysUnavailable) && !(verdict instanceof IntrospectionUnavailable) && !(verdict instanceof Error)
+}
+
+/**
+ * A compact JWS: three parts, the first a base64url JSON object (which always begins
+ * `ey`). Anything else is an opaque token, for introspection when an issuer does it.
+ * Only a shape test: the JWT itself is decoded and verified by fast-jwt.
+ */
+function isJwtShaped (token: string): boolean {
+  const first = token.indexOf('.')
+  const second = token.indexOf('.', first + 1)
+  return token.startsWith('ey') && first > 0 && second > first && token.indexOf('.', second + 1) === -1
+}
 
 // @fastify/jwt registered under its own namespace, so an app's own @fastify/jwt keeps
 // `request.user`, `request.jwtVerify` and `fastify.jwt` for itself.
@@ -29,10 +43,12 @@ const VERIFY = `${NAMESPACE}JwtVerify` as const
 // Per-request slots, declared once so requests keep one shape.
 const kToken = Symbol('oauth-resource-server.token')
 const kKey = Symbol('oauth-resource-server.key')
+const kIssuer = Symbol('oauth-resource-server.issuer')
 
 interface VerifyingRequest extends FastifyRequest {
   [kToken]: string | null
   [kKey]: KeyRecord | null
+  [kIssuer]: TrustedIssuer | null
   [VERIFY]: (options: undefined, callback: (error: unknown, payload: AccessTokenClaims) => void) => void
 }
 
@@ -61,23 +77,32 @@ const REJECTION_BY_CODE: Record<string, Rejection> = {
  * `verify` settles synchronously when the key is known (the hot path) and after
  * the key store's fetch when it is not. It never throws: every outcome is a Verdict.
  */
-export function createTokenVerifier (store: KeyStore, cache: TokenCache, options: TokenVerifierOptions) {
-  const { issuer, algorithms, audience, clockTolerance, requireAccessTokenType } = options
+export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache, options: TokenVerifierOptions) {
+  const { clockTolerance, requireAccessTokenType } = options
+  const algorithms = new Set(issuers.list.flatMap(each => [...each.algorithms]))
+  const { introspecting } = issuers
   const acceptedTypes = new Set(requireAccessTokenType ? ['at+jwt'] : ['jwt', 'at+jwt'])
   const readPayload = createDecoder() as (token: string) => Record<string, unknown>
 
   /**
-   * The header checks that pick the key; a token failing them never reaches the key
-   * store. A refusal goes back through @fastify/jwt's error channel as its reason code.
+   * The checks that pick the key; a token failing them never reaches a key store. The
+   * unverified `iss` only selects among the configured issuers (an unknown one is refused
+   * here, with no fetch of anything), and the key is looked up among that issuer's keys
+   * alone. A refusal goes back through @fastify/jwt's error channel as its reason code.
    */
-  function secret (request: FastifyRequest, decoded: { header: Record<string, unknown> }, answer: (error: unknown, pem?: string) => void): void {
+  function secret (request: FastifyRequest, decoded: { header: Record<string, unknown>, payload: unknown }, answer: (error: unknown, pem?: string) => void): void {
+    const trusted = issuers.select((decoded.payload as { iss?: unknown } | null)?.iss)
+    if (trusted === undefined) return answer('issuer')
     const { alg, typ, kid } = decoded.header
-    if (typeof alg !== 'string' || !algorithms.has(alg as Algorithm)) return answer('algorithm')
+    if (typeof alg !== 'string' || !trusted.algorithms.has(alg as Algorithm)) return answer('algorithm')
     if (typ === undefined ? requireAccessTokenType : !acceptedTypes.has(normalizeType(typ))) return answer('type')
     if (!isUsableKid(kid)) return answer('kid')
+    const verifying = request as VerifyingRequest
+    verifying[kIssuer] = trusted
+    const { store } = trusted
     const use = (key: KeyRecord) => {
       if (!key.algorithms.includes(alg as Algorithm)) return answer('algorithm')
-      ;(request as VerifyingRequest)[kKey] = key
+      verifying[kKey] = key
       answer(null, key.pem)
     }
     const key = store.get(kid)
@@ -93,10 +118,11 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
     verify: {
       extractToken: request => (request as VerifyingRequest)[kToken] ?? undefined,
       algorithms: [...algorithms],
-      // Either spelling of the configured issuer; `accept` then holds the token to the
-      // exact issuer its key came from (the one discovery named).
-      allowedIss: [...new Set([issuer, withoutTrailingSlash(issuer), `${withoutTrailingSlash(issuer)}/`])],
-      allowedAud: [...audience],
+      // Either spelling of each configured issuer, and every issuer's audiences: one
+      // @fastify/jwt serves them all. `accept` then holds the token to the exact issuer its
+      // key came from (the one discovery named) and to that issuer's own audiences.
+      allowedIss: [...new Set(issuers.list.flatMap(({ issuer }) => [issuer, withoutTrailingSlash(issuer), `${withoutTrailingSlash(issuer)}/`]))],
+      allowedAud: [...new Set(issuers.list.flatMap(each => each.audience))],
       requiredClaims: ['iss', 'aud', 'exp'],
       clockTolerance,
       // The verified-token cache is ours: bounded, and emptied when a key leaves.
@@ -104,8 +130,9 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
     }
   }
 
-  function accept (claims: AccessTokenClaims, key: KeyRecord, id: string | undefined): Verdict {
+  function accept (claims: AccessTokenClaims, key: KeyRecord, trusted: TrustedIssuer, id: string | undefined): Verdict {
     if (claims.iss !== key.issuer) return 'issuer'
+    if (!hasAudience(claims.aud, trusted.audience)) return 'audience'
     const { iat } = claims
     if (iat !== undefined && (typeof iat !== 'number' || iat * 1000 > Date.now() + clockTolerance)) {
       return typeof iat === 'number' ? 'issuedInFuture' : 'claimType'
@@ -119,18 +146,16 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
    * What a failure means. A claim failure names the claim: the payload is parsed
    * again only for that (rare) case, and only after the signature check passed.
    */
-  function explain (error: unknown, token: string, key: KeyRecord | null): Verdict {
+  function explain (error: unknown, token: string, key: KeyRecord | null, trusted: TrustedIssuer | null): Verdict {
     if (isRejection(error) || error instanceof KeysUnavailable) return error
     const code = String((error as { code?: unknown } | null)?.code)
     const claimType = code === 'FAST_JWT_INVALID_CLAIM_TYPE'
     if (code !== 'FST_JWT_AUTHORIZATION_TOKEN_INVALID' && !claimType) return REJECTION_BY_CODE[code] ?? 'invalid'
     // Invalid before a key was picked: the token did not even decode.
-    if (key === null) return 'malformed'
+    if (key === null || trusted === null) return 'malformed'
     const payload = readPayload(token)
     if (payload.iss !== key.issuer) return 'issuer'
-    const aud = payload.aud
-    const audiences = Array.isArray(aud) ? aud : [aud]
-    if (!audiences.some(a => typeof a === 'string' && audience.includes(a))) return 'audience'
+    if (!hasAudience(payload.aud, trusted.audience)) return 'audience'
     if (payload.exp === undefined) return 'noExpiry'
     return claimType ? 'claimType' : 'signature'
   }
@@ -138,8 +163,14 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
   return {
     jwtOptions,
     /** Declares the per-request slots; call once, on the instance the plugin decorates. */
-    slots: [kToken, kKey] as const,
+    slots: [kToken, kKey, kIssuer] as const,
     verify (request: FastifyRequest, token: string, settle: (verdict: Verdict) => void): void {
+      if (introspecting !== undefined && !isJwtShaped(token)) {
+        const verdict = introspecting.introspector!.check(token)
+        if (verdict instanceof Promise) verdict.then(settle, () => settle('invalid'))
+        else settle(verdict)
+        return
+      }
       const id = cache.idOf(token)
       if (id !== undefined) {
         const claims = cache.get(id)
@@ -149,6 +180,7 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
       const verifying = request as VerifyingRequest
       verifying[kToken] = token
       verifying[kKey] = null
+      verifying[kIssuer] = null
       // A rejected credential is expected input, not a bug: errors made on the synchronous
       // path carry no stack (each cost several µs). The verdict is settled after the guard,
       // so the route's own code runs with the usual stacks.
@@ -159,12 +191,13 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
       try {
         verifying[VERIFY](undefined, (error, payload) => {
           const key = verifying[kKey]
-          const settled = error ? explain(error, token, key) : accept(payload, key as KeyRecord, id)
+          const trusted = verifying[kIssuer]
+          const settled = error ? explain(error, token, key, trusted) : accept(payload, key as KeyRecord, trusted as TrustedIssuer, id)
           if (sync) verdict = settled
           else settle(settled)
         })
       } catch (error) {
-        verdict = explain(error, token, verifying[kKey])
+        verdict = explain(error, token, verifying[kKey], verifying[kIssuer])
       } finally {
         sync = false
         Error.stackTraceLimit = stackTraceLimit
@@ -172,6 +205,11 @@ export function createTokenVerifier (store: KeyStore, cache: TokenCache, options
       if (verdict !== undefined) settle(verdict)
     }
   }
+}
+
+function hasAudience (aud: unknown, audience: readonly string[]): boolean {
+  const audiences = Array.isArray(aud) ? aud : [aud]
+  return audiences.some(a => typeof a === 'string' && audience.includes(a))
 }
 
 function normalizeType (typ: unknown): string {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import diagnosticsChannel from 'node:diagnostics_channel'
+import Fastify from 'fastify'
 import t, { type Test } from 'tap'
-import { AUTH_REASONS, ChannelNames, channels, type KeyFetchMessage, type KeySetMessage, type TypedChannel } from '../../src/index.js'
-import { createKeyPair, forgeToken } from '../../src/testing/index.js'
+import auth, { AUTH_REASONS, ChannelNames, channels, type KeyFetchMessage, type KeySetMessage, type TypedChannel } from '../../src/index.js'
+import { createKeyPair, forgeToken, startIntrospectionServer } from '../../src/testing/index.js'
 import { bearer, buildBare, idpFor, until } from '../helper.js'
 
 // A cooldown of 0 lets every unknown kid refetch at once; 0 reads the same in ms or seconds.
@@ -166,4 +167,30 @@ t.test('a key set whose document is unusable is a failed refresh after an ok fet
   await app.inject({ url: '/me', headers: bearer(idp.sign({}, { header: { kid: 'unknown' } })) })
   t.match(fetches[0], { document: 'jwks', result: 'ok' })
   t.match(sets[0], { result: 'failed', keys: 1 } satisfies Partial<KeySetMessage>)
+})
+
+t.test('each introspection call is published with the answer\'s kind and its duration, never the token', async t => {
+  const idp = await idpFor(t)
+  const as = await startIntrospectionServer({ issuer: idp.issuer, audience: idp.audience })
+  t.teardown(() => as.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(auth, {
+    issuer: idp.issuer,
+    audience: idp.audience,
+    introspection: { endpoint: as.endpoint, clientId: as.clientId, clientSecret: as.clientSecret, timeout: 0.5 }
+  })
+  app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
+  const calls = record(t, channels.introspection)
+
+  const active = as.issue()
+  const unknown = randomUUID()
+  t.equal((await app.inject({ url: '/me', headers: bearer(active) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/me', headers: bearer(active) })).statusCode, 200, 'from the cache: no call')
+  t.equal((await app.inject({ url: '/me', headers: bearer(unknown) })).statusCode, 401)
+  as.fault = 'down'
+  t.equal((await app.inject({ url: '/me', headers: bearer(randomUUID()) })).statusCode, 503)
+  t.same(calls.map(call => call.result), ['active', 'inactive', 'error'])
+  t.ok(calls.every(call => typeof call.durationSeconds === 'number' && call.durationSeconds >= 0 && call.durationSeconds < 5))
+  t.notMatch(JSON.stringify(calls), new RegExp(`${active}|${unknown}`), 'no token in any message')
 })

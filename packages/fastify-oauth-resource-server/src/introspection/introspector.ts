@@ -1,0 +1,171 @@
+import { hash } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import * as oauth from 'oauth4webapi'
+import { readCapped } from '../keys/fetch-json.js'
+import type { Rejection } from '../token/rejections.js'
+import type { AccessTokenClaims } from '../types.js'
+import { judgeIntrospection } from './introspection-claims.js'
+import { ResultCache } from './result-cache.js'
+import { channels, type IntrospectionMessage } from '../diagnostics/channels.js'
+
+/** The introspection endpoint cannot answer now (down, slow, busy): the client should retry. A reason, not an HTTP error. */
+export class IntrospectionUnavailable {
+  constructor (readonly retryAfterSeconds: number) {}
+}
+
+export type IntrospectionVerdict = AccessTokenClaims | Rejection | IntrospectionUnavailable
+
+export interface IntrospectorOptions {
+  /** The issuer's identifier as discovery spells it (read on each call: discovery may come later). */
+  issuer: () => string
+  audience: readonly string[]
+  /** The endpoint, configured or discovered; undefined while discovery has not named one. */
+  endpoint: () => string | undefined
+  clientId: string
+  clientSecret: string
+  clientAuthMethod: 'client_secret_basic' | 'client_secret_post'
+  /** Durations in ms. */
+  timeout: number
+  maxCacheAge: number
+  inactiveCacheAge: number
+  clockTolerance: number
+  cacheSize: number
+  concurrency: number
+  queueLimit: number
+  maxResponseBytes: number
+  log: FastifyBaseLogger
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * RFC 7662 token introspection through oauth4webapi. A result is cached by a SHA-256
+ * of the token: an active one until the sooner of maxCacheAge and its exp, a refused
+ * one for inactiveCacheAge. Concurrent checks of one token share one call; at most
+ * `concurrency` calls run at once and `queueLimit` wait, so a flood of random tokens
+ * costs the authorization server a bounded number of calls at a time and the rest are
+ * told to retry. An endpoint that fails or does not answer within `timeout` is an
+ * outage (IntrospectionUnavailable), never a refusal, and is not cached.
+ */
+export class Introspector {
+  readonly #options: IntrospectorOptions
+  readonly #cache: ResultCache<AccessTokenClaims | Rejection>
+  readonly #pending = new Map<string, Promise<IntrospectionVerdict>>()
+  readonly #waiting: Array<() => void> = []
+  readonly #client: oauth.Client
+  readonly #auth: oauth.ClientAuth
+  #running = 0
+
+  constructor (options: IntrospectorOptions) {
+    this.#options = options
+    this.#cache = new ResultCache(options.cacheSize)
+    this.#client = { client_id: options.clientId }
+    this.#auth = options.clientAuthMethod === 'client_secret_post'
+      ? oauth.ClientSecretPost(options.clientSecret)
+      : oauth.ClientSecretBasic(options.clientSecret)
+  }
+
+  status () {
+    return { cachedResults: this.#cache.size, inFlight: this.#running, queued: this.#waiting.length }
+  }
+
+  /** Synchronous for a cached result (the hot path); a promise when the server must be asked. */
+  check (token: string): IntrospectionVerdict | Promise<IntrospectionVerdict> {
+    const id = hash('sha256', token, 'base64')
+    const cached = this.#cache.get(id)
+    if (cached !== undefined) return cached
+    const pending = this.#pending.get(id)
+    if (pending !== undefined) return pending
+    if (this.#running >= this.#options.concurrency && this.#waiting.length >= this.#options.queueLimit) {
+      return new IntrospectionUnavailable(1)
+    }
+    const call = this.#introspect(token, id).finally(() => this.#pending.delete(id))
+    this.#pending.set(id, call)
+    return call
+  }
+
+  async #introspect (token: string, id: string): Promise<IntrospectionVerdict> {
+    if (this.#running >= this.#options.concurrency) {
+      if (!await this.#slot()) return new IntrospectionUnavailable(1)
+    } else {
+      this.#running++
+    }
+    try {
+      const started = channels.introspection.hasSubscribers ? performance.now() : 0
+      const response = await this.#call(token)
+      if (response instanceof IntrospectionUnavailable) {
+        publishIntrospection('error', started)
+        return response
+      }
+      publishIntrospection(response.active === true ? 'active' : 'inactive', started)
+      const { audience, clockTolerance, maxCacheAge, inactiveCacheAge } = this.#options
+      const verdict = judgeIntrospection(response, { issuer: this.#options.issuer(), audience, clockTolerance })
+      const now = Date.now()
+      const expiresAt = typeof verdict === 'string'
+        ? now + inactiveCacheAge
+        : Math.min(now + maxCacheAge, verdict.exp * 1000)
+      this.#cache.set(id, verdict, expiresAt)
+      return verdict
+    } finally {
+      // The slot passes straight to the next waiter, if any.
+      const next = this.#waiting.shift()
+      if (next !== undefined) next()
+      else this.#running--
+    }
+  }
+
+  /** Waits for a running call to hand over its slot, at most `timeout`: false when none came in time. */
+  #slot (): Promise<boolean> {
+    return new Promise(resolve => {
+      const handOver = () => {
+        clearTimeout(timer)
+        resolve(true)
+      }
+      const timer = setTimeout(() => {
+        this.#waiting.splice(this.#waiting.indexOf(handOver), 1)
+        resolve(false)
+      }, this.#options.timeout)
+      this.#waiting.push(handOver)
+    })
+  }
+
+  async #call (token: string): Promise<oauth.IntrospectionResponse | IntrospectionUnavailable> {
+    const { endpoint, timeout, maxResponseBytes, log } = this.#options
+    const url = endpoint()
+    const unavailable = () => new IntrospectionUnavailable(Math.max(1, Math.ceil(timeout / 1000)))
+    if (url === undefined) {
+      log.warn('token introspection: no introspection endpoint (discovery not read yet, or it names none)')
+      return unavailable()
+    }
+    const as: oauth.AuthorizationServer = { issuer: this.#options.issuer(), introspection_endpoint: url }
+    const signal = AbortSignal.timeout(timeout)
+    try {
+      const response = await oauth.introspectionRequest(as, this.#client, this.#auth, token, {
+        signal,
+        additionalParameters: { token_type_hint: 'access_token' },
+        // http: only for a loopback endpoint, which the options already held it to.
+        [oauth.allowInsecureRequests]: LOOPBACK.has(new URL(url).hostname),
+        // No redirects, and the body read within a size cap, like every fetch from the provider.
+        [oauth.customFetch]: async (input, init) => {
+          const answer = await fetch(input, { ...init, redirect: 'error' })
+          const body = await readCapped(answer, maxResponseBytes, input)
+          return new Response(body, { status: answer.status, statusText: answer.statusText, headers: answer.headers })
+        }
+      })
+      return await oauth.processIntrospectionResponse(as, this.#client, response)
+    } catch (error) {
+      // Down, slow, a 5xx, a body that is not an introspection response, or our own
+      // credentials refused: none of it is the client's fault, so none of it is a 401.
+      const reason = signal.aborted
+        ? `no answer within ${timeout} ms`
+        : error instanceof oauth.ResponseBodyError ? `${error.status} ${error.error}` : (error as Error).message
+      log.warn({ reason }, 'token introspection failed')
+      return unavailable()
+    }
+  }
+}
+
+function publishIntrospection (result: IntrospectionMessage['result'], started: number): void {
+  if (!channels.introspection.hasSubscribers) return
+  channels.introspection.publish({ result, durationSeconds: (performance.now() - started) / 1000 })
+}

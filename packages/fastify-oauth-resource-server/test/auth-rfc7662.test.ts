@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import t from 'tap'
+import auth, { type AuthOptions, type IntrospectionOptions } from '../src/index.js'
+import { Rejections } from '../src/token/rejections.js'
+import { startIntrospectionServer, type TestIssuer, type IntrospectionServer } from '../src/testing/index.js'
+import { bearer, idpFor, sleep, until } from './helper.js'
+
+// RFC 7662: opaque access tokens checked by introspection at the issuer, as the plugin does it.
+
+interface Setup { app: FastifyInstance, idp: TestIssuer, as: IntrospectionServer }
+
+/** The plugin with introspection at a real loopback endpoint; /me answers the claims, /admin wants read:admin-messages. */
+async function buildOpaque (t: Test, introspection: Partial<IntrospectionOptions> = {}, options: Partial<AuthOptions> = {}): Promise<Setup> {
+  const idp = await idpFor(t)
+  const as = await startIntrospectionServer({ issuer: idp.issuer, audience: idp.audience })
+  t.teardown(() => as.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(auth, {
+    issuer: idp.issuer,
+    audience: idp.audience,
+    introspection: { endpoint: as.endpoint, clientId: as.clientId, clientSecret: as.clientSecret, timeout: 0.5, ...introspection },
+    ...options
+  })
+  app.get('/me', { onRequest: app.authenticate }, async request => ({ iss: request.claims?.iss, sub: request.claims?.sub, scope: request.claims?.scope }))
+  app.get('/admin', { onRequest: app.authenticate, preHandler: app.requireScopes('read:admin-messages') }, async () => ({ ok: true }))
+  app.get('/hello', { onRequest: app.authenticateOptional }, async request => ({ sub: request.claims?.sub ?? null }))
+  await app.ready()
+  return { app, idp, as }
+}
+
+const call = (app: FastifyInstance, token: string, url = '/me') => app.inject({ url, headers: bearer(token) })
+const opaque = () => randomBytes(24).toString('base64url')
+
+t.test('an active opaque token is accepted through introspection; its claims are the JWT-like ones, iss the issuer', async t => {
+  const { app, idp, as } = await buildOpaque(t)
+  const token = as.issue({ sub: 'alice', scope: 'read:admin-messages', iss: undefined })
+  t.same((await call(app, token)).json(), { iss: idp.issuer, sub: 'alice', scope: 'read:admin-messages' })
+  t.equal((await call(app, token, '/admin')).statusCode, 200, 'scope guards work the same')
+  t.equal((await call(app, as.issue(), '/admin')).statusCode, 403)
+  t.equal((await call(app, idp.sign({ sub: 'jwt' }))).statusCode, 200, 'JWTs still verify locally')
+  t.equal(as.calls, 2, 'a JWT is never sent to introspection (and the first token came from the cache)')
+})
+
+t.test('optional authentication takes opaque tokens alike: an inactive one is 401, never anonymous', async t => {
+  const { app, as } = await buildOpaque(t)
+  t.same((await app.inject('/hello')).json(), { sub: null })
+  t.same((await call(app, as.issue({ sub: 'alice' }), '/hello')).json(), { sub: 'alice' })
+  t.equal((await call(app, opaque(), '/hello')).statusCode, 401)
+})
+
+t.test('client_secret_post works as well as client_secret_basic; wrong credentials are 503, not 401', async t => {
+  const post = await buildOpaque(t, { clientAuthMethod: 'client_secret_post' })
+  t.equal((await call(post.app, post.as.issue())).statusCode, 200)
+  const wrong = await buildOpaque(t, { clientSecret: 'not-the-secret' })
+  const res = await call(wrong.app, wrong.as.issue())
+  t.equal(res.statusCode, 503, 'our own misconfiguration is not the client\'s fault')
+  t.match(res.json(), { code: 'FST_AUTH_INTROSPECTION_UNAVAILABLE' })
+})
+
+t.test('a cached result is reused: one call for repeated and for concurrent identical tokens', async t => {
+  const { app, as } = await buildOpaque(t)
+  const token = as.issue()
+  for (let i = 0; i < 5; i++) t.equal((await call(app, token)).statusCode, 200)
+  t.equal(as.calls, 1)
+
+  as.slowMs = 100
+  as.fault = 'slow'
+  const fresh = as.issue()
+  const results = await Promise.all(Array.from({ length: 20 }, () => call(app, fresh)))
+  t.same([...new Set(results.map(r => r.statusCode))], [200])
+  t.equal(as.calls, 2, 'twenty concurrent requests, one introspection call')
+  t.same(app.authStatus().issuers[0]!.introspection, { cachedResults: 2, inFlight: 0, queued: 0 })
+})
+
+t.test('an inactive token is 401 and its result is cached briefly', async t => {
+  const { app, as } = await buildOpaque(t, { inactiveCacheAge: 0.2 })
+  const token = opaque()
+  for (let i = 0; i < 3; i++) {
+    const res = await call(app, token)
+    t.equal(res.statusCode, 401)
+    t.match(res.headers['www-authenticate'], Rejections.inactive)
+  }
+  t.equal(as.calls, 1)
+  await sleep(250)
+  await call(app, token)
+  t.equal(as.calls, 2, 'asked again once the inactive result expired')
+})
+
+t.test('a revoked token is accepted from the cache for at most maxCacheAge', async t => {
+  const { app, as } = await buildOpaque(t, { maxCacheAge: 0.3 })
+  const token = as.issue()
+  t.equal((await call(app, token)).statusCode, 200)
+  as.revoke(token)
+  await sleep(350)
+  const res = await call(app, token)
+  t.equal(res.statusCode, 401, 'refused once maxCacheAge has passed')
+  t.match(res.headers['www-authenticate'], Rejections.inactive)
+})
+
+t.test("an active result is cached no longer than the token's exp", async t => {
+  const { app, as } = await buildOpaque(t, { maxCacheAge: 600 }, { clockTolerance: 0 })
+  const token = as.issue({ exp: Math.floor(Date.now() / 1000) + 1 })
+  t.equal((await call(app, token)).statusCode, 200)
+  await sleep(1100)
+  const res = await call(app, token)
+  t.equal(res.statusCode, 401)
+  t.equal(as.calls, 2, 'asked again, not served from the cache')
+})
+
+t.test('an authorization server that says active is still held to aud, iss, exp, nbf, scope and token_type', async t => {
+  const { app, idp, as } = await buildOpaque(t)
+  const now = Math.floor(Date.now() / 1000)
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ aud: 'https://other-api.example.com' }, Rejections.audience],
+    [{ aud: ['https://other-api.example.com'] }, Rejections.audience],
+    [{ aud: undefined }, Rejections.audience],
+    [{ iss: 'https://other-issuer.example.com/' }, Rejections.issuer],
+    [{ iss: idp.issuer.slice(0, -1) }, Rejections.issuer],
+    [{ iss: [idp.issuer] }, Rejections.issuer],
+    [{ exp: undefined }, Rejections.noExpiry],
+    [{ exp: now - 60 }, Rejections.expired],
+    [{ exp: String(now + 60) }, Rejections.claimType],
+    [{ nbf: now + 600 }, Rejections.notYetValid],
+    [{ iat: now + 600 }, Rejections.issuedInFuture],
+    [{ scope: ['read:admin-messages'] }, Rejections.claimType],
+    [{ token_type: 'DPoP' }, Rejections.type],
+    [{ cnf: { jkt: 'abc' } }, Rejections.type],
+    [{ active: 'true' }, 'introspection']
+  ]
+  for (const [lie, expected] of cases) {
+    as.override = lie
+    const res = await call(app, as.issue())
+    if (expected === 'introspection') {
+      t.equal(res.statusCode, 503, `${JSON.stringify(lie)}: not an introspection response`)
+    } else {
+      t.equal(res.statusCode, 401, JSON.stringify(lie))
+      t.match(res.headers['www-authenticate'], expected)
+    }
+  }
+})
+
+t.test('an endpoint that is down or errs is 503 with Retry-After, not cached: the token works once it is back', async t => {
+  const { app, as } = await buildOpaque(t)
+  const token = as.issue()
+  for (const fault of ['down', 'error'] as const) {
+    as.fault = fault
+    const res = await call(app, token)
+    t.equal(res.statusCode, 503, fault)
+    t.equal(res.headers['retry-after'], '1')
+    t.match(res.json(), { code: 'FST_AUTH_INTROSPECTION_UNAVAILABLE' })
+  }
+  as.fault = 'none'
+  t.equal((await call(app, token)).statusCode, 200)
+})
+
+t.test('a slow endpoint is 503 once the timeout passes', async t => {
+  const { app, as } = await buildOpaque(t, { timeout: 0.2 })
+  as.fault = 'slow'
+  const res = await call(app, as.issue())
+  t.equal(res.statusCode, 503)
+  t.ok(Number(res.headers['retry-after']) >= 1)
+})
+
+t.test('a flood of random opaque tokens makes a bounded number of calls; the rest are 503 at once', async t => {
+  const { app, as } = await buildOpaque(t, { concurrency: 4, queueLimit: 8, timeout: 3 })
+  as.fault = 'slow'
+  let settled = 0
+  const flood = Array.from({ length: 300 }, () => call(app, opaque()).then(res => { settled++; return res }))
+  // While the endpoint hangs: 4 calls in flight, 8 waiting, and every other token already answered.
+  t.ok(await until(() => settled >= 300 - 4 - 8), `answered at once: ${settled}`)
+  t.same(app.authStatus().issuers[0]!.introspection, { cachedResults: 0, inFlight: 4, queued: 8 })
+  const statuses = (await Promise.all(flood)).map(r => r.statusCode)
+  t.same([...new Set(statuses)], [503], 'never 401 or 500 for an outage')
+  t.ok(as.calls <= 4 + 8, `introspection calls: ${as.calls}, at most concurrency + queueLimit`)
+  t.same(app.authStatus().issuers[0]!.introspection, { cachedResults: 0, inFlight: 0, queued: 0 })
+})
+
+t.test('without introspection, an opaque token is malformed and nothing is called', async t => {
+  const idp = await idpFor(t)
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(auth, { issuer: idp.issuer, audience: idp.audience })
+  app.get('/me', { onRequest: app.authenticate }, async () => ({}))
+  const res = await call(app, opaque())
+  t.equal(res.statusCode, 401)
+  t.match(res.headers['www-authenticate'], Rejections.malformed)
+})
+
+t.test('bad introspection options stop registration with a message naming the option', async t => {
+  const idp = await idpFor(t)
+  const base = { issuer: idp.issuer, audience: idp.audience }
+  const valid = { clientId: 'rs', clientSecret: 's' }
+  const cases: Array<[AuthOptions, RegExp]> = [
+    [{ ...base, introspection: { ...valid, clientSecret: '' } }, /option introspection\.clientSecret is required/],
+    [{ ...base, introspection: { ...valid, endpoint: 'http://as.example.com/introspect' } }, /option introspection\.endpoint must use https:/],
+    [{ ...base, jwksUri: `${idp.issuer}.well-known/jwks.json`, introspection: valid }, /option introspection\.endpoint is required with jwksUri/],
+    [{ ...base, introspection: { ...valid, timeout: 5000 } }, /option introspection\.timeout is in seconds: at most 60, got 5000 \(in ms\? then write 5\)/],
+    [{ ...base, introspection: { ...valid, clientAuthMethod: 'private_key_jwt' as 'client_secret_post' } }, /option introspection\.clientAuthMethod/],
+    [{
+      issuers: [
+        { issuer: 'https://a.example.com/', audience: 'x', introspection: valid },
+        { issuer: 'https://b.example.com/', audience: 'y', introspection: valid }
+      ]
+    }, /option issuers\[1\]\.introspection is a second one/]
+  ]
+  for (const [options, message] of cases) {
+    const app = Fastify()
+    await t.rejects(async () => { await app.register(auth, options).ready() }, message)
+    await app.close()
+  }
+})
