@@ -9,7 +9,8 @@ import { serializeRequest } from './plugins/log-redaction.js'
 if (existsSync('.env')) process.loadEnvFile('.env')
 
 // The issuer's discovery document names another issuer: the configuration is wrong, not the provider.
-const CONFIGURATION_ERROR_CODES = new Set(['FST_AUTH_ISSUER_MISMATCH'])
+// The local issuer's state file is broken: its message names the file and what is wrong.
+const CONFIGURATION_ERROR_CODES = new Set(['FST_AUTH_ISSUER_MISMATCH', 'LOCAL_ISSUER_STATE_INVALID'])
 
 /** A configuration error is one line naming the variable; anything else is logged in full. */
 function exitOnStartError (error: unknown, log?: (error: unknown) => void): never {
