@@ -8,7 +8,7 @@ import { LiveState } from './live-state.js'
 import { liveInstances, recordInstance, removeInstance, updateInstance, type IssuerInstance } from './instances.js'
 import { LocalClients } from './issuer-info.js'
 import { createProvider } from './provider.js'
-import { loadState, STATE_FILE, type FirstStartSecrets } from './state.js'
+import { loadState, STATE_FILE, StateFileError, type FirstStartSecrets } from './state.js'
 
 export interface LocalIssuerOptions {
   /** Loopback only: this issuer is for one developer's machine. */
@@ -52,7 +52,10 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
   // Users and added clients as npm run issuer leaves them; a broken file refuses sign-ins and tokens, said once here.
   const live = new LiveState(dataDir, state, error => log.error(`local issuer: ${error.message}`))
   const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, clients, state, live })
-  provider.on('server_error', (ctx, error) => log.error({ err: error }, 'local issuer: server error'))
+  provider.on('server_error', (ctx, error) => {
+    // A broken state file is logged once, by LiveState, not on every request it fails.
+    if (!(error instanceof StateFileError)) log.error({ err: error }, 'local issuer: server error')
+  })
   const handleProvider = provider.callback()
   const handleInteraction = createInteractionHandler(provider, live, log)
   server.on('request', (req, res) => {
