@@ -78,6 +78,7 @@ function printNewcomerGuide () {
         ]),
     ...(shared ? ['Another server uses the same local issuer folder: the commands below name this one by its port.'] : []),
     `Get a token:  ${token}              (add ${shared ? '' : '-- '}--scope read:admin-messages for the admin route)`,
+    'Add users, permissions and clients (no restart needed):  npm run issuer -- help',
     'Try it:',
     `  curl ${api}/api/messages/public`,
     `  curl -H "Authorization: Bearer $(${token})" ${api}/api/messages/protected`,
