@@ -22,7 +22,8 @@ export class LiveState {
   constructor (dataDir: string, state: LocalState, onBroken: (error: StateFileError) => void) {
     this.file = join(dataDir, STATE_FILE)
     this.#state = state
-    this.#version = this.#stat()
+    // Not the file's version now: a command may have changed it since `state` was read, so the first use reads it again.
+    this.#version = 'as started'
     this.#onBroken = onBroken
   }
 
