@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { startIdp, type Idp } from 'fastify-oauth-resource-server/testing'
+import { createTestIssuer, type TestIssuer } from 'fastify-oauth-resource-server/testing'
 import { freePort } from '../test/fixtures/net.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
@@ -56,7 +56,7 @@ if (!existsSync(serverPath)) {
 
 pin(process.pid, '1')
 const stealBefore = machineTicks()
-const idp = await startIdp()
+const idp = await createTestIssuer()
 const port = await freePort()
 const server = startServer(idp, port)
 let twin: ChildProcess | undefined
@@ -101,7 +101,7 @@ try {
 
 interface PairedTokens { neverSeen: string[], forged: string[] }
 
-async function prepareWorkloads (idp: Idp): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
+async function prepareWorkloads (idp: TestIssuer): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
   // Two unrecorded warm-up rounds; each chunk serves one round on each server (their caches are their own).
   const pairedCount = (PAIRED_ROUNDS / 2 + 1) * PAIRED_REQUESTS
   console.error(`minting ${POOL_SIZE + (NEW_TOKENS_PER_RUN + 1) * REPETITIONS + pairedCount} RS256 tokens…`)
@@ -199,7 +199,7 @@ function printBuilds ({ neverSeen, forged }: { neverSeen: number[], forged: numb
 }
 
 /** 401 latency for forged tokens while the provider hangs (slower than the fetch timeout). */
-async function measureOutage (idp: Idp, port: number, pid: number): Promise<Sample> {
+async function measureOutage (idp: TestIssuer, port: number, pid: number): Promise<Sample> {
   idp.fault = 'slow'
   const forged = forgeSignatures(Array.from({ length: 200 }, (_, i) => idp.sign({ sub: `outage-${i}` })))
   const sample = await measure({ name: 'outage', path: '/api/messages/protected', expect: 401, pool: forged }, port, pid)
@@ -274,7 +274,7 @@ function printPaired (forgedMinusNeverSeen: number[]) {
     `median ${median(forgedMinusNeverSeen).toFixed(1)} µs of server CPU per request (rounds: ${cells}).`)
 }
 
-function startServer (idp: Idp, port: number, path = serverPath): ChildProcess {
+function startServer (idp: TestIssuer, port: number, path = serverPath): ChildProcess {
   const env = {
     PATH: process.env.PATH ?? '',
     ISSUER_BASE_URL: idp.issuer,

@@ -90,6 +90,14 @@ async function docs (fastify: FastifyInstance, { localIssuer }: DocsOptions) {
       ...(localIssuer === undefined
         ? {}
         : {
+            // The local issuer's client is public (PKCE, no secret): hide the client_secret
+            // field Swagger UI shows for every authorization-code flow.
+            theme: {
+              css: [{
+                filename: 'public-client.css',
+                content: '.auth-container .wrapper:has(> label[for="client_secret_authorizationCode"]) { display: none }'
+              }]
+            },
             initOAuth: {
               clientId: localIssuer.clientId,
               usePkceWithAuthorizationCodeGrant: true,

@@ -4,7 +4,10 @@ import { ForbiddenResponse, MessageSchema, ProtectedResponses } from './schemas.
 export const Messages = {
   public: "The API doesn't require an access token to share this message.",
   protected: 'The API successfully validated your access token.',
-  admin: 'The API successfully recognized you as an admin.'
+  admin: 'The API successfully recognized you as an admin.',
+  guest: 'Hello, guest. Send an access token and this message names you.',
+  /** The greeting for a verified token's subject. */
+  greeting: (sub: string) => `Hello, ${sub}. The API validated your access token.`
 } as const
 
 export const Permissions = {
@@ -31,6 +34,21 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     onRequest: fastify.authenticate
   }, async () => ({ message: Messages.protected }))
+
+  // Optional authentication: anyone may call it, and a token that is sent must be valid.
+  fastify.get('/greeting', {
+    schema: {
+      summary: 'A greeting for anyone, naming the caller when a token is sent',
+      description: 'With no Authorization header it greets a guest; a token that is sent is verified, and a bad one is a 401.',
+      tags,
+      security: [{ bearerAuth: [] }, {}],
+      response: { 200: MessageSchema, ...ProtectedResponses }
+    },
+    onRequest: fastify.authenticateOptional
+  }, async request => {
+    const sub = request.claims?.sub
+    return { message: sub === undefined ? Messages.guest : Messages.greeting(sub) }
+  })
 
   fastify.get('/admin', {
     schema: {

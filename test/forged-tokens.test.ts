@@ -1,7 +1,7 @@
 import { createHmac, createPublicKey, type JsonWebKey } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { Rejections } from 'fastify-oauth-resource-server'
-import { createKeyPair, forgeToken, signRaw, startIdp } from 'fastify-oauth-resource-server/testing'
+import { createKeyPair, forgeToken, signRaw, createTestIssuer } from 'fastify-oauth-resource-server/testing'
 import { bearer, build, envFor, idpFor } from './helper.js'
 
 const PROTECTED = '/api/messages/protected'
@@ -76,7 +76,7 @@ t.test('a signature by the right key over another header is rejected', async t =
 
 t.test('an embedded jwk, jku or x5u is never trusted nor fetched', async t => {
   const { idp, claims, expectRejected } = await setup(t)
-  const attacker = await startIdp({ audience: idp.audience })
+  const attacker = await createTestIssuer({ audience: idp.audience })
   t.teardown(() => attacker.close())
   const attackerKey = attacker.signingKey
   const headers = [

@@ -2,22 +2,21 @@ import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { IssuerInstance } from '../local-issuer/instances.js'
 import { Messages } from '../routes/messages.js'
 import { freePort } from './fixtures/net.js'
-import { bearer, build, TS_LOADER_ENV } from './helper.js'
+import { bearer, build, compiled } from './helper.js'
 
-const SCRIPT = fileURLToPath(new URL('../scripts/token.ts', import.meta.url))
-const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url))
+const SCRIPT = compiled('scripts/token')
+const SERVER = compiled('server')
 
 async function token (dataDir: string, args: string[] = []) {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [...process.execArgv, SCRIPT, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...TS_LOADER_ENV, LOCAL_ISSUER_DATA: dataDir },
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], {
+      env: { PATH: process.env.PATH ?? '', LOCAL_ISSUER_DATA: dataDir },
       timeout: 30_000
     })
     return { code: 0, stdout: stdout.trim(), stderr }
@@ -137,11 +136,11 @@ t.test('npm start a second time reminds where the first start\'s secrets are, an
   t.match(second, /\$\(npm run -s token -- --port \d+\)/, 'the printed commands reach this server, not the other')
 })
 
-/** server.ts in a child process, through tap's TypeScript loader; resolves with its guide once printed. */
+/** The compiled server.ts in a child process; resolves with its guide once printed. */
 async function startServer (t: Test, dataDir: string): Promise<string> {
-  const child = spawn(process.execPath, [...process.execArgv, SERVER], {
+  const child = spawn(process.execPath, [SERVER], {
     cwd: mkdtempSync(join(tmpdir(), 'server-test-')),
-    env: { PATH: process.env.PATH ?? '', ...TS_LOADER_ENV, PORT: '0', HOST: '127.0.0.1', LOCAL_ISSUER_DATA: dataDir, LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOCAL_ISSUER_DATA: dataDir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { child.kill('SIGKILL') })

@@ -4,19 +4,19 @@ import { mkdtempSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { idpFor, TS_LOADER_ENV } from './helper.js'
+import { compiled, idpFor } from './helper.js'
 
-// server.ts in a child process, through the same TypeScript loader and settings tap uses.
-// Each start compiles server.ts afresh (seconds on a busy machine): give the file room.
-t.setTimeout(180_000)
-const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url))
+// Each test starts its own child process on port 0: they run side by side.
+t.jobs = 4
+
+// The compiled server.ts in a child process, as `npm start` runs it.
+const SERVER = compiled('server')
 
 function startServer (env: Record<string, string>) {
-  const child = spawn(process.execPath, [...process.execArgv, SERVER], {
+  const child = spawn(process.execPath, [SERVER], {
     cwd: mkdtempSync(join(tmpdir(), 'server-test-')),
-    env: { PATH: process.env.PATH ?? '', ...TS_LOADER_ENV, ...env },
+    env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let stdout = ''

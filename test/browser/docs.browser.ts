@@ -52,6 +52,9 @@ t.test('in a real browser, the docs page signs in on the local issuer and calls 
     await page.goto(`http://127.0.0.1:${port}/docs`)
     await page.click('button.authorize')
     const section = page.locator('.auth-container:has-text("localIssuer")')
+    await section.locator('#client_id_authorizationCode').waitFor()
+    t.equal(await section.locator('#client_secret_authorizationCode').count(), 1, 'Swagger UI renders the field')
+    t.notOk(await section.locator('#client_secret_authorizationCode').isVisible(), 'no client_secret field for the public client')
     const [popup] = await Promise.all([
       page.waitForEvent('popup'),
       section.locator('button.authorize').click()

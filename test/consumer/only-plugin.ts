@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import auth from 'fastify-oauth-resource-server'
-import { startIdp } from 'fastify-oauth-resource-server/testing'
+import { createTestIssuer } from 'fastify-oauth-resource-server/testing'
 
-const idp = await startIdp()
+const idp = await createTestIssuer()
 const app = Fastify()
 await app.register(auth, { issuer: idp.issuer, audience: idp.audience })
 app.get('/me', { onRequest: app.authenticate }, async request => {

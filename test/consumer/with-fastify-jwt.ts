@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fastifyJwt from '@fastify/jwt'
 import Fastify from 'fastify'
 import auth from 'fastify-oauth-resource-server'
-import { startIdp } from 'fastify-oauth-resource-server/testing'
+import { createTestIssuer } from 'fastify-oauth-resource-server/testing'
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -12,7 +12,7 @@ declare module '@fastify/jwt' {
   }
 }
 
-const idp = await startIdp()
+const idp = await createTestIssuer()
 const app = Fastify()
 // The app's own @fastify/jwt first (see the README): it keeps request.user and request.jwtVerify.
 await app.register(fastifyJwt, { secret: 'a-session-secret-of-at-least-32-bytes!' })

@@ -23,12 +23,13 @@ t.test('/docs/json is a valid OpenAPI 3.1 document listing every route', async t
   const result = await new Validator().validate(spec as never)
   t.ok(result.valid, JSON.stringify(result.errors))
   t.same(Object.keys(spec.paths).sort(), [
-    '/.well-known/oauth-protected-resource', '/api/messages/admin', '/api/messages/protected', '/api/messages/public', '/health/live', '/health/ready'
+    '/.well-known/oauth-protected-resource', '/api/messages/admin', '/api/messages/greeting', '/api/messages/protected', '/api/messages/public', '/health/live', '/health/ready'
   ])
   t.match(spec.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   t.equal(spec.paths['/api/messages/public']!.get!.security, undefined, 'the public route needs nothing')
   t.same(spec.paths['/api/messages/protected']!.get!.security, [{ bearerAuth: [] }])
   t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }])
+  t.same(spec.paths['/api/messages/greeting']!.get!.security, [{ bearerAuth: [] }, {}], 'optional: a token, or nothing')
   for (const status of ['200', '400', '401', '403', '404', '503']) {
     t.ok(spec.paths['/api/messages/admin']!.get!.responses[status], `admin documents ${status}`)
   }
@@ -46,6 +47,8 @@ t.test('every documented response matches what the route really returns', async 
 
   const cases: Array<[string, string, () => Promise<{ statusCode: number, headers: Record<string, unknown>, json: () => unknown }>]> = [
     ['/api/messages/public', '200', () => app.inject('/api/messages/public')],
+    ['/api/messages/greeting', '200', () => app.inject('/api/messages/greeting')],
+    ['/api/messages/greeting', '401', () => app.inject({ url: '/api/messages/greeting', headers: bearer(idp.badToken('expired')) })],
     ['/api/messages/protected', '200', () => app.inject({ url: '/api/messages/protected', headers: bearer(idp.sign()) })],
     ['/api/messages/protected', '400', () => app.inject({ url: '/api/messages/protected', headers: { authorization: 'Bearer a b' } })],
     ['/api/messages/protected', '401', () => app.inject('/api/messages/protected')],
@@ -97,6 +100,7 @@ t.test('with the local issuer on, the spec offers its OAuth2 flow beside the bea
     flows: { authorizationCode: { authorizationUrl: `${issuer}authorize`, tokenUrl: `${issuer}oauth/token` } }
   })
   t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }, { localIssuer: ['read:admin-messages'] }])
+  t.same(spec.paths['/api/messages/greeting']!.get!.security, [{ bearerAuth: [] }, {}, { localIssuer: [] }])
   t.ok((await new Validator().validate(spec as never)).valid)
   const page = await app.inject('/docs')
   t.match(String(page.headers['content-security-policy']), `connect-src 'self' ${new URL(issuer).origin}`)

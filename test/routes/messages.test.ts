@@ -25,6 +25,28 @@ t.test('GET /api/messages/protected → 401 without a token', async t => {
   t.same(res.json(), { message: 'Requires authentication' })
 })
 
+t.test('GET /api/messages/greeting → 200 for a guest without a token, naming the subject of a valid one', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp))
+  const guest = await app.inject('/api/messages/greeting')
+  t.equal(guest.statusCode, 200)
+  t.same(guest.json(), { message: Messages.guest })
+  const named = await app.inject({ url: '/api/messages/greeting', headers: bearer(idp.token({ sub: 'alice' })) })
+  t.equal(named.statusCode, 200)
+  t.same(named.json(), { message: Messages.greeting('alice') })
+})
+
+t.test('GET /api/messages/greeting → 401 for a token that is sent but expired or forged, never a guest greeting', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp))
+  for (const kind of ['expired', 'badSignature', 'wrongAudience'] as const) {
+    const res = await app.inject({ url: '/api/messages/greeting', headers: bearer(idp.badToken(kind)) })
+    t.equal(res.statusCode, 401, kind)
+    t.match(res.headers['www-authenticate'], /error="invalid_token"/)
+    t.notMatch(res.body, /guest/)
+  }
+})
+
 t.test('GET /api/messages/admin → 200 with read:admin-messages', async t => {
   const idp = await idpFor(t)
   const app = await build(t, envFor(idp))

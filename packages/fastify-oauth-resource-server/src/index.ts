@@ -2,7 +2,7 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { readBearerToken } from './http/bearer.js'
-import { AuthError } from './http/errors.js'
+import { AuthError, MissingTokenError } from './http/errors.js'
 import { refusal } from './http/refusal.js'
 import { registerResourceMetadata } from './http/resource-metadata.js'
 import { createScopeGuards } from './http/scopes.js'
@@ -66,7 +66,21 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     verifier.verify(request, token, verdict => settle(request, done, verdict))
   }
 
+  // Optional authentication: only a request with no Authorization header at all goes
+  // through anonymously. A credential that is present is verified like any other, so a
+  // bad, expired or forged one is still a 401, never an anonymous request.
+  const authenticateOptional: onRequestHookHandler = function authenticateOptional (request, reply, done) {
+    if (request.headers.authorization === undefined) return done()
+    authenticate.call(this, request, reply, done)
+  }
+
   fastify.decorate('authenticate', authenticate)
+  fastify.decorate('authenticateOptional', authenticateOptional)
+  fastify.decorateRequest('verifiedClaims', function verifiedClaims (this: FastifyRequest) {
+    // Fail closed, like the scope guards: no verified token means a 401, whatever the route forgot.
+    if (this.claims === null) throw annotate(new MissingTokenError(realm), this)
+    return this.claims
+  } as FastifyRequest['verifiedClaims'])
   const { requireScopes, requireAnyScope } = createScopeGuards(realm, annotate)
   fastify.decorate('requireScopes', requireScopes)
   fastify.decorate('requireAnyScope', requireAnyScope)

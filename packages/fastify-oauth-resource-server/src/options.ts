@@ -6,7 +6,7 @@ export interface ResolvedOptions {
   audience: string[]
   jwksUri: string | undefined
   algorithms: ReadonlySet<Algorithm>
-  /** In ms. */
+  // Durations below are in ms: the options take seconds, the code counts in ms.
   clockTolerance: number
   requireAccessTokenType: boolean
   realm: string
@@ -20,7 +20,10 @@ export interface ResolvedOptions {
   tokenCacheSize: number
 }
 
-const MINUTE = 60_000
+// In seconds.
+const MINUTE = 60
+const HOUR = 60 * MINUTE
+const DAY = 24 * HOUR
 
 /** Checks the plugin's options and fills in defaults; throws naming the bad option. */
 export function resolveOptions (options: AuthOptions): ResolvedOptions {
@@ -66,6 +69,13 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min) fail(option, `must be a number ≥ ${min}`)
     return value
   }
+  // Durations are in seconds, everywhere. A value past the bound is most likely in ms:
+  // the message gives the number meant.
+  const seconds = (option: string, value: number | undefined, fallback: number, min: number, max: number): number => {
+    const checked = number(option, value, fallback, min)
+    if (checked > max) fail(option, `is in seconds: at most ${max}, got ${checked} (in ms? then write ${checked / 1000})`)
+    return checked * 1000
+  }
   const keys = options.keys ?? {}
 
   return {
@@ -73,14 +83,14 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     audience,
     jwksUri,
     algorithms: new Set(algorithms),
-    clockTolerance: number('clockTolerance', options.clockTolerance, 5, 0) * 1000,
+    clockTolerance: seconds('clockTolerance', options.clockTolerance, 5, 0, 5 * 60),
     requireAccessTokenType: options.requireAccessTokenType === true,
     realm,
     resourceMetadataScopes,
-    maxAge: number('keys.maxAge', keys.maxAge, 10 * MINUTE, 1000),
-    cooldown: number('keys.cooldown', keys.cooldown, 30_000, 0),
-    fetchTimeout: number('keys.fetchTimeout', keys.fetchTimeout, 5000, 1),
-    staleIfError: number('keys.staleIfError', keys.staleIfError, 24 * 60 * MINUTE, 0),
+    maxAge: seconds('keys.maxAge', keys.maxAge, 10 * MINUTE, 1, DAY),
+    cooldown: seconds('keys.cooldown', keys.cooldown, 30, 0, HOUR),
+    fetchTimeout: seconds('keys.fetchTimeout', keys.fetchTimeout, 5, 0.001, MINUTE),
+    staleIfError: seconds('keys.staleIfError', keys.staleIfError, DAY, 0, 7 * DAY),
     maxResponseBytes: number('keys.maxResponseBytes', keys.maxResponseBytes, 512 * 1024, 1024),
     tokenCacheSize: Math.floor(number('tokenCacheSize', options.tokenCacheSize, 20_000, 0))
   }

@@ -10,15 +10,18 @@ export const SUPPORTED_ALGORITHMS = [
 
 export type Algorithm = typeof SUPPORTED_ALGORITHMS[number]
 
+/** A duration in seconds (fractions allowed). Every duration option is in seconds. */
+export type Seconds = number
+
 export interface KeyOptions {
-  /** How long a fetched key set is trusted before it is refreshed, in ms. Default 10 minutes. */
-  maxAge?: number
-  /** The least time between two fetches of the key set, in ms. Default 30 s. */
-  cooldown?: number
-  /** Time limit for one fetch (connect, headers and body), in ms. Default 5 s. */
-  fetchTimeout?: number
-  /** How long the last good key set keeps verifying while the provider fails, in ms. Default 24 h. */
-  staleIfError?: number
+  /** How long a fetched key set is trusted before it is refreshed, in seconds (1 to 86,400). Default 600. */
+  maxAge?: Seconds
+  /** The least time between two fetches of the key set, in seconds (0 to 3,600). Default 30. */
+  cooldown?: Seconds
+  /** Time limit for one fetch (connect, headers and body), in seconds (up to 60). Default 5. */
+  fetchTimeout?: Seconds
+  /** How long the last good key set keeps verifying while the provider fails, in seconds (up to 7 days). Default 86,400. */
+  staleIfError?: Seconds
   /** Largest discovery or JWKS response accepted, in bytes. Default 512 KiB. */
   maxResponseBytes?: number
 }
@@ -32,8 +35,8 @@ export interface AuthOptions {
   jwksUri?: string
   /** Accepted JWS algorithms. Default `['RS256']`. */
   algorithms?: Algorithm[]
-  /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 5. */
-  clockTolerance?: number
+  /** Leeway for `exp`, `nbf` and `iat`, in seconds (0 to 300). Default 5. */
+  clockTolerance?: Seconds
   /** Require the RFC 9068 header `typ: at+jwt`. Default false (`JWT`, `at+jwt` or none). */
   requireAccessTokenType?: boolean
   /** The `realm` of the `WWW-Authenticate` challenges. Default `'api'`. */
@@ -72,6 +75,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook: verifies the bearer token and sets `request.claims`. */
     authenticate: onRequestHookHandler
+    /**
+     * onRequest hook for optional authentication: a request without an Authorization
+     * header goes through with `request.claims` null; a token that is present is verified
+     * as by `authenticate`, and a bad one is a 401.
+     */
+    authenticateOptional: onRequestHookHandler
     /** preHandler factory: every listed permission must be granted. */
     requireScopes: (...scopes: string[]) => preHandlerHookHandler
     /** preHandler factory: at least one listed permission must be granted. */
@@ -84,5 +93,11 @@ declare module 'fastify' {
      * Not `request.user`, which an app's own @fastify/jwt keeps for its session tokens.
      */
     claims: AccessTokenClaims | null
+    /**
+     * The verified claims, non-null and typed, for handlers behind `authenticate`.
+     * Without a verified token (an anonymous request under `authenticateOptional`, or a
+     * route that forgot `authenticate`) it throws the 401 `MissingTokenError`: fail closed.
+     */
+    verifiedClaims: <T extends AccessTokenClaims = AccessTokenClaims>() => Readonly<T>
   }
 }

@@ -1,11 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import auth, { type AuthOptions } from '../src/index.js'
-import { startIdp, type Idp, type KeyPair } from '../src/testing/index.js'
+import { createTestIssuer, type TestIssuer, type KeyPair } from '../src/testing/index.js'
 
 /** A loopback identity provider, closed when the test ends. */
-export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string } = {}): Promise<Idp> {
-  const idp = await startIdp(options)
+export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string } = {}): Promise<TestIssuer> {
+  const idp = await createTestIssuer(options)
   t.teardown(() => idp.close())
   return idp
 }
@@ -17,7 +17,7 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
  * with `/me` (authenticate), `/admin` (read:admin-messages) and `/any` (a:x or b:y);
  * `logs` collects its log at debug level.
  */
-export async function buildBare (t: Test, idp: Idp, options: Partial<AuthOptions> = {}, logs?: LogRecord[]): Promise<FastifyInstance> {
+export async function buildBare (t: Test, idp: TestIssuer, options: Partial<AuthOptions> = {}, logs?: LogRecord[]): Promise<FastifyInstance> {
   const server = Fastify(logs === undefined ? {} : { logger: { level: 'debug', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } })
   t.teardown(() => server.close())
   await server.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options })

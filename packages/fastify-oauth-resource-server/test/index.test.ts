@@ -60,6 +60,9 @@ t.test('bad options stop registration with a message naming the option', async t
     [{ realm: 'a"b' }, /option realm/],
     [{ clockTolerance: -1 }, /option clockTolerance/],
     [{ keys: { cooldown: Number.NaN } }, /option keys.cooldown/],
+    [{ keys: { maxAge: 600_000 } }, /option keys.maxAge is in seconds: at most 86400, got 600000 \(in ms\? then write 600\)/],
+    [{ keys: { fetchTimeout: 5000 } }, /option keys.fetchTimeout is in seconds.*write 5\)/],
+    [{ clockTolerance: 5000 } as never, /option clockTolerance is in seconds/],
     [{ keys: { maxResponseBytes: 10 } }, /option keys.maxResponseBytes/],
     [{ tokenCacheSize: -5 }, /option tokenCacheSize/]
   ]

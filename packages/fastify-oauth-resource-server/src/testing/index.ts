@@ -2,5 +2,7 @@
  * A real identity provider for tests: keys generated per run, discovery and JWKS
  * served on 127.0.0.1 port 0, tokens signed for real, faults on demand.
  */
-export { createKeyPair, forgeToken, signRaw, startIdp, TEST_AUDIENCE } from './test-issuer.js'
-export type { Claims, Fault, Idp, KeyAlgorithm, KeyPair, SignOptions } from './test-issuer.js'
+export { createKeyPair, createTestIssuer, forgeToken, signRaw, TEST_AUDIENCE } from './test-issuer.js'
+export type {
+  BadToken, Claims, Fault, KeyAlgorithm, KeyPair, SignOptions, TestIssuer, TestIssuerOptions, TokenOptions
+} from './test-issuer.js'

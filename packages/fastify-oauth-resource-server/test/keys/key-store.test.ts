@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { Rejections } from '../../src/token/rejections.js'
-import { createKeyPair, forgeToken, type Fault, type Idp } from '../../src/testing/index.js'
+import { createKeyPair, forgeToken, type Fault, type TestIssuer } from '../../src/testing/index.js'
 import { bearer, buildBare, idpFor, sleep, until, type LogRecord } from '../helper.js'
 
 // Short windows so the suite runs in seconds; the defaults are documented in the README.
-const FAST = { cooldown: 200, fetchTimeout: 300, maxAge: 60_000 }
+const FAST = { cooldown: 0.2, fetchTimeout: 0.3, maxAge: 60 }
+const AFTER_COOLDOWN = FAST.cooldown * 1000 + 50
 const WARN = 40
 
 t.test('keys are fetched once at start-up and then served from the cache', async t => {
@@ -24,7 +25,7 @@ t.test('keys are fetched once at start-up and then served from the cache', async
 t.test('rotation: a newly published key works on the first request that carries it, with one shared fetch', async t => {
   const idp = await idpFor(t)
   const app = await buildBare(t, idp, { keys: FAST })
-  await sleep(FAST.cooldown + 50)
+  await sleep(AFTER_COOLDOWN)
   const next = createKeyPair('key-2')
   idp.published = [...idp.published, next]
   const token = idp.sign({}, { key: next })
@@ -51,9 +52,9 @@ t.test('flood: 10,000 random unknown kids cause at most 2 fetches per cooldown w
 })
 
 t.test('flood after the cooldown has expired: one shared refetch, then none until the next window', async t => {
-  const cooldown = 2000
+  const cooldown = 1000
   const idp = await idpFor(t)
-  const app = await buildBare(t, idp, { keys: { cooldown } })
+  const app = await buildBare(t, idp, { keys: { cooldown: cooldown / 1000 } })
   await sleep(cooldown + 50)
   const claims = { iss: idp.issuer, aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 600 }
   const started = Date.now()
@@ -79,7 +80,7 @@ t.test('removal: a key the provider stops publishing is no longer trusted, cache
   t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200, 'verified and cached')
 
   idp.published = [first]
-  await sleep(FAST.cooldown + 50)
+  await sleep(AFTER_COOLDOWN)
   // Any unknown kid makes the store refresh once the cooldown allows.
   await app.inject({ url: '/me', headers: bearer(idp.sign({}, { header: { kid: 'probe' } })) })
   t.equal(idp.requests.jwks, 2)
@@ -99,7 +100,7 @@ for (const fault of faults) {
     const known = idp.sign()
 
     idp.fault = fault
-    await sleep(FAST.cooldown + 50)
+    await sleep(AFTER_COOLDOWN)
     const next = createKeyPair('key-2')
     idp.published = [...idp.published, next]
     const unknown = await app.inject({ url: '/me', headers: bearer(idp.sign({}, { key: next })) })
@@ -128,7 +129,7 @@ t.test('a slow provider is cut off at the fetch timeout: requests never hang', a
   const app = await buildBare(t, idp, { keys: FAST })
   idp.fault = 'slow'
   idp.slowMs = 60_000
-  await sleep(FAST.cooldown + 50)
+  await sleep(AFTER_COOLDOWN)
   const res = await app.inject({ url: '/me', headers: bearer(idp.sign({}, { header: { kid: 'new' } })) })
   t.equal(res.statusCode, 503)
 })
@@ -136,10 +137,10 @@ t.test('a slow provider is cut off at the fetch timeout: requests never hang', a
 t.test('at most 1,000 requests wait on a slow fetch; the rest are told to retry at once', async t => {
   const idp = await idpFor(t)
   const logs: LogRecord[] = []
-  const app = await buildBare(t, idp, { keys: { ...FAST, fetchTimeout: 2000 } }, logs)
+  const app = await buildBare(t, idp, { keys: { ...FAST, fetchTimeout: 2 } }, logs)
   idp.fault = 'slow'
   idp.slowMs = 60_000
-  await sleep(FAST.cooldown + 50)
+  await sleep(AFTER_COOLDOWN)
   const claims = { iss: idp.issuer, aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 600 }
   const fetchFailed = () => logs.some(l => l.level === WARN)
   let answeredBeforeTheFetchFailed = 0
@@ -159,7 +160,7 @@ t.test('failures are logged once per fetch, not per request', async t => {
   const logs: LogRecord[] = []
   const app = await buildBare(t, idp, { keys: FAST }, logs)
   idp.fault = 'error'
-  await sleep(FAST.cooldown + 50)
+  await sleep(AFTER_COOLDOWN)
   const before = idp.requests.jwks
   await Promise.all(Array.from({ length: 200 }, () =>
     app.inject({ url: '/me', headers: bearer(idp.sign({}, { header: { kid: randomUUID() } })) })))
@@ -171,7 +172,7 @@ t.test('failures are logged once per fetch, not per request', async t => {
 
 t.test('stale-if-error is bounded: past it, the old keys are dropped and requests get 503', async t => {
   const idp = await idpFor(t)
-  const app = await buildBare(t, idp, { keys: { ...FAST, maxAge: 1000, staleIfError: 300 } })
+  const app = await buildBare(t, idp, { keys: { ...FAST, maxAge: 1, staleIfError: 0.3 } })
   const token = idp.sign()
   t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
   idp.fault = 'error'
@@ -219,12 +220,12 @@ t.test('keys unfit for the allowed algorithms are ignored', async t => {
 
 t.test('the key set is refreshed every maxAge in the background', async t => {
   const idp = await idpFor(t)
-  await buildBare(t, idp, { keys: { ...FAST, maxAge: 1000 } })
+  await buildBare(t, idp, { keys: { ...FAST, maxAge: 1 } })
   t.ok(await until(() => idp.requests.jwks >= 2, { every: 50, limit: 60 }), `refreshed (${idp.requests.jwks} fetches)`)
   t.ok(idp.requests.discovery >= 2, 'discovery is refreshed with the same age')
 })
 
-const malformedDiscovery: Array<[string, (idp: Idp) => string]> = [
+const malformedDiscovery: Array<[string, (idp: TestIssuer) => string]> = [
   ['JSON that is not an object', () => 'null'],
   ['an array', () => '[]'],
   ['a string', () => '"discovery"'],

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { Rejections } from '../../src/token/rejections.js'
-import { signRaw, type Claims, type Idp } from '../../src/testing/index.js'
+import { signRaw, type Claims, type TestIssuer } from '../../src/testing/index.js'
 import { bearer, buildBare, idpFor } from '../helper.js'
 import Fastify from 'fastify'
 import auth, { type AuthOptions } from '../../src/index.js'
@@ -23,8 +23,8 @@ async function setup (t: Test, options: Partial<AuthOptions> = {}) {
   return { idp, accepts, rejects }
 }
 
-const raw = (idp: Idp, payload: unknown, header: Record<string, unknown> = {}) => signRaw(header, payload, idp.signingKey)
-const full = (idp: Idp, claims: Claims) => ({ iss: idp.issuer, aud: idp.audience, iat: now(), exp: now() + 600, ...claims })
+const raw = (idp: TestIssuer, payload: unknown, header: Record<string, unknown> = {}) => signRaw(header, payload, idp.signingKey)
+const full = (idp: TestIssuer, claims: Claims) => ({ iss: idp.issuer, aud: idp.audience, iat: now(), exp: now() + 600, ...claims })
 
 t.test('exp: expired tokens are rejected, within the clock tolerance accepted', async t => {
   const { idp, accepts, rejects } = await setup(t)
@@ -130,7 +130,7 @@ t.test('request.claims holds the verified claims, frozen', async t => {
 })
 
 /** Valid claims with a `deep` claim nested `depth` levels, as JSON text: {"n":{"n":…{}}}. */
-const nestedPayload = (idp: Idp, depth: number) =>
+const nestedPayload = (idp: TestIssuer, depth: number) =>
   JSON.stringify(full(idp, {})).slice(0, -1) + ',"deep":' + '{"n":'.repeat(depth) + '{}' + '}'.repeat(depth) + '}'
 
 t.test('deeply nested claims: 12,000 levels get a 401, not a stack overflow and a 500', async t => {

@@ -1,0 +1,38 @@
+import { execFile } from 'node:child_process'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import t from 'tap'
+
+// The README's test snippets, run as a user would run them: each written out as it is
+// in the README, next to this package so that its name and `tap` resolve, then run by node.
+const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+const SNIPPET = /<!-- readme-test: ([\w.-]+\.ts) -->\n```ts\n([\s\S]*?)\n```\n/g
+const snippets = [...README.matchAll(SNIPPET)].map(([, name, code]) => ({ name: name as string, code: code as string }))
+const folder = fileURLToPath(new URL('./.readme/', import.meta.url))
+// The TypeScript loader tap runs this file with, and its settings.
+const loaderEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('TS_NODE_')))
+
+// Each snippet is a node process of its own: run them side by side.
+t.jobs = snippets.length
+t.before(() => mkdirSync(folder, { recursive: true }))
+t.teardown(() => rmSync(folder, { recursive: true, force: true }))
+
+t.test('the README has its three test snippets: optional authentication, tap and node:test', async t => {
+  t.same(snippets.map(snippet => snippet.name), ['optional.tap.ts', 'me.tap.ts', 'me.node.ts'])
+  for (const { name, code } of snippets) t.ok(code.split('\n').length <= 20, `${name} is at most 20 lines`)
+})
+
+for (const { name, code } of snippets) {
+  t.test(`README snippet ${name} runs and passes as written`, async t => {
+    const file = `${folder}${name}`
+    writeFileSync(file, code)
+    const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, file], {
+      env: { PATH: process.env.PATH ?? '', ...loaderEnv },
+      timeout: 30_000
+    })
+    // tap's own output, or node:test's (TAP or spec, whichever this Node prints by default).
+    t.match(stdout, /^ok 1 - |^[#ℹ] pass [1-9]/m, 'its test ran and passed')
+    t.notMatch(stdout, /not ok|^[#ℹ] fail [1-9]/m)
+  })
+}
