@@ -2,19 +2,18 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { TS_LOADER_ENV } from './helper.js'
+import { compiled } from './helper.js'
 
-const SCRIPT = fileURLToPath(new URL('../scripts/issuer.ts', import.meta.url))
+const SCRIPT = compiled('scripts/issuer')
 
-/** A script in a child process through tap's TypeScript loader, in an empty folder (no .env). */
+/** The compiled script in a child process, in an empty folder (no .env). */
 async function run (file: string, args: string[], env: Record<string, string>) {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [...process.execArgv, file, ...args], {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [file, ...args], {
       cwd: mkdtempSync(join(tmpdir(), 'issuer-cwd-')),
-      env: { PATH: process.env.PATH ?? '', ...TS_LOADER_ENV, ...env },
+      env: { PATH: process.env.PATH ?? '', ...env },
       timeout: 40_000
     })
     return { code: 0, stdout, stderr }
@@ -27,15 +26,15 @@ async function run (file: string, args: string[], env: Record<string, string>) {
 const users = (dataDir: string) =>
   (JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8')) as { users: Array<{ username: string }> }).users.map(user => user.username)
 
-t.test('npm run issuer: two commands run at once as processes lose no update, and none loads oidc-provider', async t => {
+t.test('npm run issuer: four commands run at once as processes lose no update, and none loads oidc-provider', async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
-  const results = await Promise.all(['ann', 'ben'].map(name =>
+  const results = await Promise.all(['ann', 'ben', 'cat', 'dan'].map(name =>
     run(SCRIPT, ['user', 'add', name, '--permission', 'read:admin-messages'], { LOCAL_ISSUER_DATA: dataDir })))
   for (const result of results) {
     t.equal(result.code, 0, result.stderr)
     t.equal(result.stderr, '', 'nothing on stderr: no oidc-provider warning')
   }
-  t.same(users(dataDir).sort(), ['admin', 'ann', 'ben', 'user'])
+  t.same(users(dataDir).sort(), ['admin', 'ann', 'ben', 'cat', 'dan', 'user'])
   t.equal(results.filter(result => result.stdout.includes('First use')).length, 1, 'the state was made once, its secrets printed once')
 })
 

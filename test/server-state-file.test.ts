@@ -2,19 +2,18 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { TS_LOADER_ENV } from './helper.js'
+import { compiled } from './helper.js'
 
-const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url))
+const SERVER = compiled('server')
 
 t.test('npm start with a corrupt local issuer state file exits 1 with one line naming the file and the problem, and leaves the file', async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
   const file = join(dataDir, 'state.json')
   writeFileSync(file, '{"signingKey": {}, ')
-  const env = { PATH: process.env.PATH ?? '', ...TS_LOADER_ENV, PORT: '0', HOST: '127.0.0.1', LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir, LOG_LEVEL: 'warn' }
-  const result = await promisify(execFile)(process.execPath, [...process.execArgv, SERVER], { cwd: mkdtempSync(join(tmpdir(), 'server-cwd-')), env, timeout: 40_000 })
+  const env = { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir, LOG_LEVEL: 'warn' }
+  const result = await promisify(execFile)(process.execPath, [SERVER], { cwd: mkdtempSync(join(tmpdir(), 'server-cwd-')), env, timeout: 40_000 })
     .then(() => ({ code: 0, stderr: '' }), (error: { code: number, stderr: string }) => error)
   t.equal(result.code, 1)
   // oidc-provider's own Node.js version warning may precede it on Node.js 20.
