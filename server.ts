@@ -10,7 +10,8 @@ import { createMetricsServer, METRICS_PATH } from './plugins/metrics-server.js'
 if (existsSync('.env')) process.loadEnvFile('.env')
 
 // The issuer's discovery document names another issuer: the configuration is wrong, not the provider.
-const CONFIGURATION_ERROR_CODES = new Set(['FST_AUTH_ISSUER_MISMATCH'])
+// The local issuer's state file is broken: its message names the file and what is wrong.
+const CONFIGURATION_ERROR_CODES = new Set(['FST_AUTH_ISSUER_MISMATCH', 'LOCAL_ISSUER_STATE_INVALID'])
 
 /** A configuration error is one line naming the variable; anything else is logged in full. */
 function exitOnStartError (error: unknown, log?: (error: unknown) => void): never {
@@ -83,6 +84,7 @@ function printNewcomerGuide () {
         ]),
     ...(shared ? ['Another server uses the same local issuer folder: the commands below name this one by its port.'] : []),
     `Get a token:  ${token}              (add ${shared ? '' : '-- '}--scope read:admin-messages for the admin route)`,
+    'Add users, permissions and clients (no restart needed):  npm run issuer -- help',
     'Try it:',
     `  curl ${api}/api/messages/public`,
     `  curl -H "Authorization: Bearer $(${token})" ${api}/api/messages/protected`,

@@ -1,5 +1,7 @@
 import { errors, type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider'
+import { addedClientMetadata } from './added-clients.js'
 import type { ClientStore, Stored } from './client-store.js'
+import type { LiveState } from './live-state.js'
 import { RegistrationPolicy } from './registration.js'
 
 // Sessions, codes and tokens are for one run; an unbounded folder of them is not wanted.
@@ -10,8 +12,10 @@ const MAX_ENTRIES_PER_MODEL = 10_000
  * registered dynamically (RFC 7591), so they survive a restart as the default
  * clients do. Registered clients are capped in number; past the cap,
  * registration is refused rather than forgetting a client someone uses.
+ * Clients added with `npm run issuer` come from state.json as it is now, before
+ * any registered client: removing one there refuses it at once.
  */
-export function createAdapterClass (clients: ClientStore): AdapterConstructor {
+export function createAdapterClass (clients: ClientStore, live: LiveState): AdapterConstructor {
   const models = new Map<string, Map<string, Stored>>()
 
   return class LocalAdapter implements Adapter {
@@ -41,6 +45,10 @@ export function createAdapterClass (clients: ClientStore): AdapterConstructor {
     }
 
     async find (id: string): Promise<AdapterPayload | undefined> {
+      if (this.#model === 'Client') {
+        const added = live.client(id)
+        if (added !== undefined) return addedClientMetadata(added)
+      }
       const stored = this.#entries.get(id)
       if (stored === undefined) return
       if (stored.expiresAt !== undefined && stored.expiresAt <= Date.now()) {

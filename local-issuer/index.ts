@@ -5,10 +5,11 @@ import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { ClientStore } from './client-store.js'
 import { createInteractionHandler } from './interactions.js'
+import { LiveState } from './live-state.js'
 import { liveInstances, recordInstance, removeInstance, updateInstance, type IssuerInstance } from './instances.js'
 import { LocalClients } from './issuer-info.js'
 import { createProvider } from './provider.js'
-import { loadState, STATE_FILE, type FirstStartSecrets } from './state.js'
+import { loadState, STATE_FILE, StateFileError, type FirstStartSecrets } from './state.js'
 
 export interface LocalIssuerOptions {
   /** Loopback only: this issuer is for one developer's machine. */
@@ -51,12 +52,17 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
   const issuer = `http://${host}:${(server.address() as AddressInfo).port}/`
 
   const clients = new ClientStore(dataDir, error => log.error({ err: error }, 'local issuer: registered clients could not be saved'))
+  // Users and added clients as npm run issuer leaves them; a broken file refuses sign-ins and tokens, said once here.
+  const live = new LiveState(dataDir, state, error => log.error(`local issuer: ${error.message}`))
   // The API runs in this process: its introspection secret never needs to leave memory.
   const introspectionClient = { clientId: LocalClients.api, clientSecret: randomBytes(32).toString('base64url') }
-  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, clients, state, introspectionClient })
-  provider.on('server_error', (ctx, error) => log.error({ err: error }, 'local issuer: server error'))
+  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, clients, state, live, introspectionClient })
+  provider.on('server_error', (ctx, error) => {
+    // A broken state file is logged once, by LiveState, not on every request it fails.
+    if (!(error instanceof StateFileError)) log.error({ err: error }, 'local issuer: server error')
+  })
   const handleProvider = provider.callback()
-  const handleInteraction = createInteractionHandler(provider, state, log)
+  const handleInteraction = createInteractionHandler(provider, live, log)
   server.on('request', (req, res) => {
     // No page of the issuer may be framed (clickjacking of login, consent, logout);
     // the interaction pages set a fuller policy of their own.

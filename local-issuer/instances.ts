@@ -44,7 +44,8 @@ export function portOf (url: URL): number {
   return url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)
 }
 
-function isRunning (pid: number): boolean {
+/** Whether a process with this pid runs (as any user). */
+export function isRunning (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
 import type Provider from 'oidc-provider'
+import type { LiveState } from './live-state.js'
 import { escape } from './provider.js'
-import { checkPassword, type LocalState } from './state.js'
+import { checkPassword, StateFileError } from './state.js'
 
 const MAX_FORM_BYTES = 4096
 const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|confirm|abort))?$/
@@ -15,8 +16,7 @@ class ForeignOrigin extends Error {}
  * a 400 page, never a 500; an unknown or expired interaction says so; a form
  * posted from another site is a 403 page.
  */
-export function createInteractionHandler (provider: Provider, state: LocalState, log: FastifyBaseLogger) {
-  const usersBySub = new Map(state.users.map(user => [user.sub, user]))
+export function createInteractionHandler (provider: Provider, live: LiveState, log: FastifyBaseLogger) {
   const issuerOrigin = new URL(provider.issuer).origin
 
   async function handle (req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined): Promise<void> {
@@ -33,14 +33,14 @@ export function createInteractionHandler (provider: Provider, state: LocalState,
       if (action === undefined && req.method === 'GET') return send(res, 200, loginPage(uid, clientId))
       if (action !== 'login' || req.method !== 'POST') throw new BadRequest('Unexpected request.')
       const form = await readForm(req)
-      const user = await checkPassword(state.users, form.get('username') ?? '', form.get('password') ?? '')
+      const user = await checkPassword(live.users, form.get('username') ?? '', form.get('password') ?? '')
       if (user === undefined) return send(res, 401, loginPage(uid, clientId, 'Wrong username or password.', form.get('username') ?? ''))
       return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false })
     }
 
     if (prompt.name === 'consent') {
       const missing = prompt.details as { missingOIDCScope?: string[], missingResourceScopes?: Record<string, string[]> }
-      const user = session?.accountId === undefined ? undefined : usersBySub.get(session.accountId)
+      const user = session?.accountId === undefined ? undefined : live.userBySub(session.accountId)
       if (user === undefined) throw new BadRequest('Sign in first.')
       if (action === undefined && req.method === 'GET') return send(res, 200, consentPage(uid, clientId, missing))
       if (action !== 'confirm' || req.method !== 'POST') throw new BadRequest('Unexpected request.')
@@ -74,6 +74,8 @@ export function createInteractionHandler (provider: Provider, state: LocalState,
       if (error instanceof ForeignOrigin) {
         return send(res, 403, page('Sign-in problem', '<p>This form was sent from another site. Start again from the app.</p>'))
       }
+      // Logged by LiveState once; the developer at this page is the one who can fix it.
+      if (error instanceof StateFileError) return send(res, 500, page('Sign-in problem', `<p>${escape(error.message)}</p>`))
       const known = error instanceof BadRequest || (error as { name?: string }).name === 'SessionNotFound'
       const message = error instanceof BadRequest ? error.message : 'This sign-in has expired or was already used; start again from the app.'
       if (!known) log.error({ err: error }, 'local issuer: interaction failed')

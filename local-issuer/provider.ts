@@ -1,8 +1,10 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import { checkHashedClientSecrets } from './added-clients.js'
 import { createAdapterClass } from './adapter.js'
 import type { ClientStore } from './client-store.js'
 import { LocalClients } from './issuer-info.js'
-import { registeredClientPolicy } from './registration.js'
+import type { LiveState } from './live-state.js'
+import { createRegisteredClientPolicy } from './registration.js'
 import { ADMIN_PERMISSIONS, type LocalState } from './state.js'
 
 export interface ProviderOptions {
@@ -13,7 +15,10 @@ export interface ProviderOptions {
   redirectUris: string[]
   /** Dynamically registered clients, kept in the data folder. */
   clients: ClientStore
+  /** Keys and secrets, as of the start. */
   state: LocalState
+  /** Users and added clients, as state.json says now. */
+  live: LiveState
   /** The API's own client, which alone may introspect tokens (RFC 7662). */
   introspectionClient: { clientId: string, clientSecret: string }
 }
@@ -26,11 +31,9 @@ const HOUR = 3600
  * paths, JWT access tokens (RFC 9068) for the API's audience with `scope` and an
  * Auth0 RBAC `permissions` claim, `audience=` accepted like RFC 8707 `resource=`.
  */
-export function createProvider ({ issuer, audience, clientOrigin, redirectUris, clients, state, introspectionClient }: ProviderOptions): Provider {
-  const usersBySub = new Map(state.users.map(user => [user.sub, user]))
-
+export function createProvider ({ issuer, audience, clientOrigin, redirectUris, clients, state, live, introspectionClient }: ProviderOptions): Provider {
   const configuration: Configuration = {
-    adapter: createAdapterClass(clients),
+    adapter: createAdapterClass(clients, live),
     clients: [
       {
         client_id: LocalClients.machine,
@@ -67,7 +70,7 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
     scopes: ['openid', 'offline_access', 'profile', ...ADMIN_PERMISSIONS],
     claims: { openid: ['sub'], profile: ['name', 'nickname'] },
     async findAccount (ctx, sub) {
-      const user = usersBySub.get(sub)
+      const user = live.userBySub(sub)
       if (user === undefined) return undefined
       return { accountId: sub, claims: async () => ({ sub, name: user.username, nickname: user.username }) }
     },
@@ -92,28 +95,25 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
         },
         async getResourceServerInfo (ctx, resource, client) {
           if (resource !== audience) throw new errors.InvalidTarget('unknown resource')
-          // API access without a user is local-machine's alone, whatever a client's metadata says.
-          if (isClientCredentials(ctx) && client.clientId !== LocalClients.machine) {
-            throw new errors.UnauthorizedClient('only local-machine may use client_credentials for this API')
-          }
           // JWT access tokens (RFC 9068) unless the request asks token_format=opaque.
           const accessTokenFormat = requestedParam(ctx, 'token_format') === 'opaque' ? 'opaque' : 'jwt'
-          return { audience, scope: API_SCOPES, accessTokenFormat, accessTokenTTL: HOUR, jwt: { sign: { alg: 'RS256' } } }
+          return { audience, scope: apiScopes(ctx, client.clientId), accessTokenFormat, accessTokenTTL: HOUR, jwt: { sign: { alg: 'RS256' } } }
         },
         async useGrantedResource () {
           return true
         }
       }
     },
-    extraClientMetadata: registeredClientPolicy,
+    extraClientMetadata: createRegisteredClientPolicy(clientId => clientId !== undefined && live.client(clientId) !== undefined),
     extraParams: ['audience', 'token_format'],
     async extraTokenClaims (ctx, token) {
       if (token.kind === 'ClientCredentials') {
-        if (token.clientId !== LocalClients.machine) return { permissions: [] }
+        // The scope is already cut down to the client's own permissions (apiScopes).
+        if (token.clientId !== LocalClients.machine && live.machineClient(token.clientId ?? '') === undefined) return { permissions: [] }
         return { permissions: token.scope?.split(' ').filter(Boolean) ?? [] }
       }
       if (token.kind === 'AccessToken') {
-        return { permissions: usersBySub.get(token.accountId)?.permissions ?? [] }
+        return { permissions: live.userBySub(token.accountId)?.permissions ?? [] }
       }
       return undefined
     },
@@ -153,8 +153,30 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
     }
   }
 
+  /**
+   * The API permissions a token may carry. API access without a user is for
+   * local-machine and the added machine clients alone, each its own permissions,
+   * whatever a client's metadata says. A user's token carries only what the user
+   * holds now (so a revoke holds for refreshed tokens too); a sign-in may ask
+   * for any permission known here, and the consent page grants what the user holds.
+   */
+  function apiScopes (ctx: KoaContextWithOIDC, clientId: string): string {
+    if (isClientCredentials(ctx)) {
+      if (clientId === LocalClients.machine) return API_SCOPES
+      const machine = live.machineClient(clientId)
+      if (machine === undefined) {
+        throw new errors.UnauthorizedClient('only local-machine and machine clients added with npm run issuer may use client_credentials for this API')
+      }
+      return machine.permissions.join(' ')
+    }
+    const accountId = ctx.oidc.route === 'token' ? ctx.oidc.entities.Account?.accountId : undefined
+    if (accountId !== undefined) return live.userBySub(accountId)?.permissions.join(' ') ?? ''
+    return live.permissions().join(' ')
+  }
+
   const provider = new Provider(issuer, configuration)
   provider.proxy = false
+  checkHashedClientSecrets(provider)
   return provider
 }
 

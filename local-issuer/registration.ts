@@ -6,7 +6,8 @@ import { LocalClients } from './issuer-info.js'
  * the SPA samples that register themselves, so it admits browser apps only:
  * public clients (no secret) using the authorization code flow, whose API access
  * comes from the signed-in user's permissions. API access without a user belongs
- * to the built-in local-machine client alone.
+ * to the built-in local-machine client and the machine clients a developer adds
+ * with `npm run issuer -- client add --machine`, never to a registered one.
  */
 export const RegistrationPolicy = {
   grantTypes: ['authorization_code', 'refresh_token'],
@@ -22,13 +23,17 @@ const builtIn = new Set<string>(Object.values(LocalClients))
 /**
  * oidc-provider's hook that sees every client's whole metadata: on registration,
  * and again whenever a stored client is loaded, so a client registered before
- * this policy existed is refused too. The built-in clients are set in code.
+ * this policy existed is refused too. The built-in clients are set in code; the
+ * added ones come from state.json (`isAdded`), which registration cannot write,
+ * and are found before any registered client of the same id.
  */
-export const registeredClientPolicy: NonNullable<Configuration['extraClientMetadata']> = {
-  properties: ['client_name'],
-  validator (ctx, key, value, metadata) {
-    if (key !== 'client_name' || builtIn.has(metadata.client_id)) return
-    checkRegisteredClient(metadata)
+export function createRegisteredClientPolicy (isAdded: (clientId: string | undefined) => boolean): NonNullable<Configuration['extraClientMetadata']> {
+  return {
+    properties: ['client_name'],
+    validator (ctx, key, value, metadata) {
+      if (key !== 'client_name' || builtIn.has(metadata.client_id) || isAdded(metadata.client_id)) return
+      checkRegisteredClient(metadata)
+    }
   }
 }
 
@@ -38,7 +43,7 @@ function checkRegisteredClient (metadata: ClientMetadata): void {
   }
   const grantTypes = metadata.grant_types ?? []
   if (!grantTypes.every(grant => (RegistrationPolicy.grantTypes as readonly string[]).includes(grant))) {
-    throw new errors.InvalidClientMetadata(`grant_types may only hold ${RegistrationPolicy.grantTypes.join(' and ')}: client_credentials is for local-machine only`)
+    throw new errors.InvalidClientMetadata(`grant_types may only hold ${RegistrationPolicy.grantTypes.join(' and ')}: client_credentials is for local-machine and machine clients added with npm run issuer`)
   }
   if (!(metadata.response_types ?? []).every(type => (RegistrationPolicy.responseTypes as readonly string[]).includes(type))) {
     throw new errors.InvalidClientMetadata('response_types may only hold code')

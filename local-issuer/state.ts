@@ -1,25 +1,70 @@
 import { generateKeyPairSync, randomBytes, randomUUID, scrypt, timingSafeEqual, type JsonWebKey } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+import { writeFileAtomically } from './atomic-file.js'
+import { LocalClients } from './issuer-info.js'
+import { withStateLock } from './state-lock.js'
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length: number) => Promise<Buffer>
 
-export interface LocalUser {
-  username: string
-  sub: string
-  permissions: string[]
-  /** scrypt(password, salt), both base64url. */
-  salt: string
-  hash: string
-}
+/** A scope-token (RFC 6749 §3.3): what a permission may be. */
+export const PERMISSION_PATTERN = '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$'
+/** Usernames and client ids: what reads well on a command line and in a URL. */
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'
+const BASE64URL = { pattern: '^[A-Za-z0-9_-]+$', minLength: 16, maxLength: 128 }
 
-/** What must survive a restart: signing key, cookie keys, the machine client's secret, users. */
+const PermissionsSchema = Type.Array(Type.String({ pattern: PERMISSION_PATTERN }), { maxItems: 100 })
+
+export const LocalUserSchema = Type.Object({
+  username: Type.String({ pattern: NAME_PATTERN }),
+  sub: Type.String({ minLength: 1, maxLength: 255 }),
+  permissions: PermissionsSchema,
+  /** scrypt(password, salt), both base64url. */
+  salt: Type.String(BASE64URL),
+  hash: Type.String(BASE64URL)
+})
+export type LocalUser = Static<typeof LocalUserSchema>
+
+/** A browser app added with `npm run issuer -- client add --browser`: public, code flow with PKCE. */
+export const BrowserClientSchema = Type.Object({
+  clientId: Type.String({ pattern: NAME_PATTERN }),
+  kind: Type.Literal('browser'),
+  redirectUris: Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1, maxItems: 20 })
+})
+export type BrowserClient = Static<typeof BrowserClientSchema>
+
+/** A backend added with `npm run issuer -- client add --machine`: client_credentials, its permissions only. */
+export const MachineClientSchema = Type.Object({
+  clientId: Type.String({ pattern: NAME_PATTERN }),
+  kind: Type.Literal('machine'),
+  permissions: PermissionsSchema,
+  /** scrypt(secret, salt), both base64url: the secret itself is printed once and kept nowhere. */
+  salt: Type.String(BASE64URL),
+  hash: Type.String(BASE64URL)
+})
+export type MachineClient = Static<typeof MachineClientSchema>
+
+export type LocalClient = BrowserClient | MachineClient
+
+const LocalStateSchema = Type.Object({
+  signingKey: Type.Object({ kty: Type.Literal('RSA'), kid: Type.String({ minLength: 1 }), d: Type.String({ minLength: 1 }) }),
+  cookieKeys: Type.Array(Type.String({ minLength: 16 }), { minItems: 1 }),
+  machineClientSecret: Type.String({ minLength: 16 }),
+  users: Type.Array(LocalUserSchema, { maxItems: 1000 }),
+  /** Absent in a state made before clients could be added. */
+  clients: Type.Optional(Type.Array(Type.Union([BrowserClientSchema, MachineClientSchema]), { maxItems: 1000 }))
+})
+
+/** What must survive a restart: signing key, cookie keys, the machine client's secret, users and added clients. */
 export interface LocalState {
   signingKey: JsonWebKey & { kid: string, alg: 'RS256', use: 'sig' }
   cookieKeys: string[]
   machineClientSecret: string
   users: LocalUser[]
+  clients?: LocalClient[]
 }
 
 /** Secrets made on this start, to be printed once. */
@@ -29,24 +74,100 @@ export interface FirstStartSecrets {
 }
 
 export const ADMIN_PERMISSIONS = ['read:admin-messages']
+/** Scopes that mean something to OpenID Connect, so never a permission. */
+export const RESERVED_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'address', 'phone']
 
 export const STATE_FILE = 'state.json'
 const KEY_LENGTH = 32
 
+/** The state file cannot be used as it is; the message names the file and what is wrong. */
+export class StateFileError extends Error {
+  readonly code = 'LOCAL_ISSUER_STATE_INVALID'
+  constructor (readonly file: string, problem: string) {
+    super(`The local issuer's state file ${file} ${problem}. Fix it (or restore it), or delete it to start afresh with new keys, secrets and users`)
+    this.name = 'StateFileError'
+  }
+}
+
+/** The state in a file's text; anything else than what this version writes is a StateFileError. */
+export function parseState (file: string, text: string): LocalState {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    throw new StateFileError(file, `is not valid JSON (${(error as Error).message})`)
+  }
+  const [first] = Value.Errors(LocalStateSchema, parsed)
+  if (first !== undefined) {
+    throw new StateFileError(file, `is not valid: ${first.instancePath === '' ? 'the whole file' : first.instancePath} ${first.message}`)
+  }
+  const state = parsed as LocalState
+  const duplicate = (values: string[]) => values.find((value, index) => values.indexOf(value) !== index)
+  const twice = duplicate(state.users.map(user => user.username)) ?? duplicate(state.users.map(user => user.sub))
+  if (twice !== undefined) throw new StateFileError(file, `is not valid: ${JSON.stringify(twice)} names two users`)
+  const ids = (state.clients ?? []).map(client => client.clientId)
+  const clash = duplicate(ids) ?? ids.find(id => (Object.values(LocalClients) as string[]).includes(id))
+  if (clash !== undefined) throw new StateFileError(file, `is not valid: ${JSON.stringify(clash)} names two clients`)
+  return state
+}
+
+/** The state from the data folder, or undefined when there is none yet. */
+export async function readState (dataDir: string): Promise<LocalState | undefined> {
+  const file = join(dataDir, STATE_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new StateFileError(file, `cannot be read (${(error as Error).message})`)
+  }
+  return parseState(file, text)
+}
+
 /**
- * The local issuer's state from its data folder, made on first start. The file
- * holds a private key and password hashes: mode 0600, in a git-ignored folder.
+ * The local issuer's state from its data folder, made on first start (by the
+ * server or by the first `npm run issuer` command, under the state lock, so
+ * never twice). The file holds a private key and password hashes: mode 0600,
+ * in a git-ignored folder.
  */
 export async function loadState (dataDir: string): Promise<{ state: LocalState, created?: FirstStartSecrets }> {
-  const file = join(dataDir, STATE_FILE)
-  try {
-    return { state: JSON.parse(await readFile(file, 'utf8')) as LocalState }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new Error(`The local issuer's state in ${file} cannot be read (${(error as Error).message}); delete the folder to start afresh`)
-    }
-  }
+  const existing = await readState(dataDir)
+  if (existing !== undefined) return { state: existing }
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  return withStateLock(dataDir, async () => {
+    // Another process may have made it while this one waited for the lock.
+    const made = await readState(dataDir)
+    if (made !== undefined) return { state: made }
+    const { state, created } = await createState()
+    await writeState(dataDir, state)
+    return { state, created }
+  })
+}
 
+/** Writes the whole state atomically, mode 0600; call it under the state lock. */
+export async function writeState (dataDir: string, state: LocalState): Promise<void> {
+  await writeFileAtomically(join(dataDir, STATE_FILE), JSON.stringify(state, null, 2))
+}
+
+/**
+ * One read-modify-write of the state under the state lock: read it fresh (or
+ * make it, on first use), let `apply` change it, write it whole. `apply` throws
+ * to change nothing.
+ */
+export async function changeState<T> (dataDir: string, apply: (state: LocalState) => Promise<T>): Promise<{ result: T, created?: FirstStartSecrets }> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  return withStateLock(dataDir, async () => {
+    let state = await readState(dataDir)
+    let created: FirstStartSecrets | undefined
+    if (state === undefined) ({ state, created } = await createState())
+    const result = await apply(state)
+    await writeState(dataDir, state)
+    return created === undefined ? { result } : { result, created }
+  })
+}
+
+/** A fresh state: new keys and secrets, the built-in users admin and user with generated passwords. */
+export async function createState (): Promise<{ state: LocalState, created: FirstStartSecrets }> {
   const secret = () => randomBytes(24).toString('base64url')
   const passwords = { admin: secret(), user: secret() }
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -55,27 +176,40 @@ export async function loadState (dataDir: string): Promise<{ state: LocalState, 
     cookieKeys: [secret(), secret()],
     machineClientSecret: secret(),
     users: [
-      await createUser('admin', passwords.admin, ADMIN_PERMISSIONS),
-      await createUser('user', passwords.user, [])
-    ]
+      await createUser('admin', passwords.admin, ADMIN_PERMISSIONS, 'local|admin'),
+      await createUser('user', passwords.user, [], 'local|user')
+    ],
+    clients: []
   }
-  await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  await writeFile(file, JSON.stringify(state, null, 2), { mode: 0o600, flag: 'wx' })
   return { state, created: { machineClientSecret: state.machineClientSecret, passwords } }
 }
 
-async function createUser (username: string, password: string, permissions: string[]): Promise<LocalUser> {
+/** A new random secret: a generated password or a machine client's secret. */
+export const generateSecret = () => randomBytes(24).toString('base64url')
+
+/** salt and scrypt hash of a password or client secret, both base64url. */
+export async function hashSecret (secret: string): Promise<{ salt: string, hash: string }> {
   const salt = randomBytes(16)
-  const hash = await scryptAsync(password, salt, KEY_LENGTH)
-  return { username, sub: `local|${username}`, permissions, salt: salt.toString('base64url'), hash: hash.toString('base64url') }
+  const hash = await scryptAsync(secret, salt, KEY_LENGTH)
+  return { salt: salt.toString('base64url'), hash: hash.toString('base64url') }
+}
+
+/** Whether the secret hashes to the stored hash; compared in constant time. */
+export async function secretMatches (secret: string, stored: { salt: string, hash: string }): Promise<boolean> {
+  const hash = await scryptAsync(secret, Buffer.from(stored.salt, 'base64url'), KEY_LENGTH)
+  const expected = Buffer.from(stored.hash, 'base64url')
+  return hash.length === expected.length && timingSafeEqual(hash, expected)
+}
+
+/** A user with a new random subject, so a user removed and added again is someone else to every client. */
+export async function createUser (username: string, password: string, permissions: string[], sub = `local|${randomUUID()}`): Promise<LocalUser> {
+  return { username, sub, permissions, ...await hashSecret(password) }
 }
 
 /** The user, when the password is right; compared in constant time. */
 export async function checkPassword (users: LocalUser[], username: string, password: string): Promise<LocalUser | undefined> {
   const user = users.find(u => u.username === username)
   // Hash even for unknown users, so timing does not tell which usernames exist.
-  const salt = Buffer.from(user?.salt ?? 'AAAAAAAAAAAAAAAAAAAAAA', 'base64url')
-  const hash = await scryptAsync(password, salt, KEY_LENGTH)
-  if (user === undefined) return
-  return timingSafeEqual(hash, Buffer.from(user.hash, 'base64url')) ? user : undefined
+  const matches = await secretMatches(password, user ?? { salt: 'AAAAAAAAAAAAAAAAAAAAAA', hash: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })
+  return user !== undefined && matches ? user : undefined
 }

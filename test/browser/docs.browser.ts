@@ -9,6 +9,7 @@ import { tokenRequest } from '../fixtures/local-login.js'
 import { launchChromium } from '../fixtures/browser.js'
 import { freePort } from '../fixtures/net.js'
 import { build } from '../helper.js'
+import { issuer, printedSecret } from '../local-issuer/issuer-command.js'
 
 t.test('in a real browser, a token pasted into the docs page calls /api/messages/admin', async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
@@ -68,6 +69,31 @@ t.test('in a real browser, the docs page signs in on the local issuer and calls 
   } finally {
     if (process.env.BROWSER_SCREENSHOT) await page.screenshot({ path: process.env.BROWSER_SCREENSHOT.replace(/\.png$/, '-oauth.png'), fullPage: true })
   }
+})
+
+t.test('in a real browser, a user added with npm run issuer signs in on the docs page and reads the admin message, as the README says', async t => {
+  const port = await freePort()
+  const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
+  const app = await build(t, { PORT: String(port), LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir })
+  await app.listen({ port, host: '127.0.0.1' })
+  // The server runs while the user is added: no restart.
+  const password = printedSecret(await issuer(dataDir, ['user', 'add', 'alice', '--permission', 'read:admin-messages']))
+
+  const browser = await launchChromium(t)
+  const page = await browser.newPage()
+  await page.goto(`http://127.0.0.1:${port}/docs`)
+  await page.click('button.authorize')
+  const [popup] = await Promise.all([
+    page.waitForEvent('popup'),
+    page.locator('.auth-container:has-text("localIssuer")').locator('button.authorize').click()
+  ])
+  await popup.fill('#username', 'alice')
+  await popup.fill('#password', password)
+  await popup.click('button[type=submit]')
+  await popup.click('button[type=submit]')
+  await page.getByText('Authorized', { exact: true }).waitFor()
+  await page.click('button.btn-done')
+  t.match(await tryAdminRoute(page), Messages.admin)
 })
 
 /** "Try it out" on GET /api/messages/admin; the response body Swagger UI shows. */
