@@ -1,4 +1,5 @@
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
+import type { DpopOptions } from './dpop/types.js'
 
 /** JWS algorithms a resource server may accept: asymmetric only, never `none` or HMAC. */
 export const SUPPORTED_ALGORITHMS = [
@@ -49,6 +50,8 @@ export interface AuthOptions {
   resourceMetadata?: boolean | { scopesSupported?: string[] }
   /** Most verified tokens remembered (0 turns the cache off). Default 20,000. */
   tokenCacheSize?: number
+  /** DPoP (RFC 9449): sender-constrained tokens. Default off (Bearer only). */
+  dpop?: DpopOptions
 }
 
 /** The claims of a verified access token. */
@@ -73,7 +76,7 @@ export interface AuthStatus {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: verifies the bearer token and sets `request.claims`. */
+    /** onRequest hook: verifies the access token (Bearer, or DPoP with its proof) and sets `request.claims`. */
     authenticate: onRequestHookHandler
     /** preHandler factory: every listed permission must be granted. */
     requireScopes: (...scopes: string[]) => preHandlerHookHandler
