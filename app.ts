@@ -1,9 +1,11 @@
 import cors from '@fastify/cors'
+import fastifyRedis from '@fastify/redis'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import auth, { AuthError, type AuthOptions } from 'fastify-oauth-resource-server'
+import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
+import type { DpopConfig } from './plugins/dpop-config.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
 import securityHeaders, { SampleHeaders } from './plugins/security-headers.js'
@@ -15,13 +17,14 @@ export type AppOptions = ConfigOptions
 /** The whole service as one plugin: config → security headers and CORS → (local issuer) → auth → docs → routes. */
 async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(config, opts)
-  const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin } = fastify.config
+  const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin, dpop: dpopConfig } = fastify.config
 
   await fastify.register(securityHeaders, SampleHeaders)
   await fastify.register(cors, {
     origin: clientOrigin,
     methods: ['GET'],
-    allowedHeaders: ['Authorization', 'Content-Type'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'DPoP'],
+    exposedHeaders: ['WWW-Authenticate', 'DPoP-Nonce'],
     maxAge: 86_400
   })
 
@@ -40,14 +43,29 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     }
   }
   // Docs first: @fastify/swagger documents only the routes added after it.
-  await fastify.register(docs, docsOptions)
-  await fastify.register(auth, { ...trusted, resourceMetadata: { scopesSupported: Object.values(Permissions) } })
+  await fastify.register(docs, { ...docsOptions, dpop: dpopConfig.mode !== 'off' })
+  await fastify.register(auth, {
+    ...trusted,
+    resourceMetadata: { scopesSupported: Object.values(Permissions) },
+    dpop: await dpopOptions(fastify, dpopConfig)
+  })
 
   fastify.setErrorHandler(handleError)
   fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ message: 'Not Found' }))
 
   await fastify.register(messages, { prefix: '/api/messages' })
   await fastify.register(health, { prefix: '/health' })
+}
+
+/** DPoP for the plugin; with REDIS_URL, the replay cache every replica shares (closed with the server). */
+async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, redisUrl }: DpopConfig): Promise<DpopOptions> {
+  let replayCache: DpopOptions['replayCache']
+  if (redisUrl !== undefined && mode !== 'off') {
+    // No offline queue: with Redis unreachable a check fails at once (503) instead of waiting.
+    await fastify.register(fastifyRedis, { url: redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 })
+    replayCache = createRedisReplayCache(fastify.redis, { timeout: 0.5 })
+  }
+  return { mode, nonce, origin, replayCache }
 }
 
 /** Where Swagger UI sends the browser back after signing in on the local issuer. */

@@ -2,6 +2,7 @@ import fastifyEnv from '@fastify/env'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { ConfigError } from './config-error.js'
+import { resolveDpop, type DpopConfig } from './dpop-config.js'
 import { EnvSchema, type Env } from './env-schema.js'
 import { resolveIssuer, type IssuerChoice } from './issuer-choice.js'
 
@@ -15,6 +16,7 @@ export interface Config extends IssuerChoice {
   port: number
   host: string
   clientOrigin: string
+  dpop: DpopConfig
 }
 
 declare module 'fastify' {
@@ -40,7 +42,7 @@ export function resolveConfig (env: Env): Config {
     throw new ConfigError(`CLIENT_ORIGIN_URL must be an origin such as http://localhost:4040 (got ${JSON.stringify(env.CLIENT_ORIGIN_URL)})`)
   }
 
-  return { port: env.PORT, host: env.HOST, clientOrigin: origin.origin, auth, localIssuer }
+  return { port: env.PORT, host: env.HOST, clientOrigin: origin.origin, auth, localIssuer, dpop: resolveDpop(env) }
 }
 
 async function config (fastify: FastifyInstance, opts: ConfigOptions) {

@@ -17,6 +17,10 @@ export const EnvSchema = Type.Object({
   LOCAL_ISSUER_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   LOCAL_ISSUER_DATA: Type.String({ minLength: 1, default: DEFAULT_DATA_DIR }),
   TRUST_PROXY: Type.Optional(Type.String()),
+  DPOP: Type.Enum(['allowed', 'required', 'off'], { default: 'allowed' }),
+  DPOP_NONCE: Type.Enum(['on', 'off'], { default: 'off' }),
+  REDIS_URL: Type.Optional(Type.String()),
+  PUBLIC_URL: Type.Optional(Type.String()),
   NODE_ENV: Type.Optional(Type.String())
 })
 

@@ -30,5 +30,8 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 /** The RFC 9728 challenge parameter the app adds, as seen through inject (host localhost:80). */
 export const RESOURCE_METADATA = 'resource_metadata="http://localhost:80/.well-known/oauth-protected-resource"'
 
+/** The DPoP challenge every 401 also carries under the default DPOP=allowed (RFC 9449 §7.1). */
+export const DPOP_CHALLENGE = 'DPoP realm="api", algs="ES256 EdDSA Ed25519 RS256 PS256"'
+
 /** Environment for a child process that runs TypeScript through tap's loader, with tap's settings. */
 export const TS_LOADER_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('TS_NODE_')))

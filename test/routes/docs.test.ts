@@ -27,8 +27,8 @@ t.test('/docs/json is a valid OpenAPI 3.1 document listing every route', async t
   ])
   t.match(spec.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   t.equal(spec.paths['/api/messages/public']!.get!.security, undefined, 'the public route needs nothing')
-  t.same(spec.paths['/api/messages/protected']!.get!.security, [{ bearerAuth: [] }])
-  t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }])
+  t.same(spec.paths['/api/messages/protected']!.get!.security, [{ bearerAuth: [] }, { dpopAuth: [] }])
+  t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }, { dpopAuth: ['read:admin-messages'] }])
   for (const status of ['200', '400', '401', '403', '404', '503']) {
     t.ok(spec.paths['/api/messages/admin']!.get!.responses[status], `admin documents ${status}`)
   }
@@ -96,7 +96,7 @@ t.test('with the local issuer on, the spec offers its OAuth2 flow beside the bea
     type: 'oauth2',
     flows: { authorizationCode: { authorizationUrl: `${issuer}authorize`, tokenUrl: `${issuer}oauth/token` } }
   })
-  t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }, { localIssuer: ['read:admin-messages'] }])
+  t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }, { dpopAuth: ['read:admin-messages'] }, { localIssuer: ['read:admin-messages'] }])
   t.ok((await new Validator().validate(spec as never)).valid)
   const page = await app.inject('/docs')
   t.match(String(page.headers['content-security-policy']), `connect-src 'self' ${new URL(issuer).origin}`)

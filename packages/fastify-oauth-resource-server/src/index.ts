@@ -63,10 +63,10 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
       request.claims = verdict
       return done()
     }
-    const error = dpop.fit(verdict instanceof AuthError ? verdict : refusal(verdict, realm), mode, scheme)
+    const error = verdict instanceof AuthError ? verdict : refusal(verdict, realm)
     // The reason code only: never the token or its claims.
     request.log.debug({ reason: error.reason }, 'access token refused')
-    done(annotate(error, request))
+    done(dpop.fit(annotate(error, request), mode, scheme))
   }
 
   // The token verifies first (its signature is cached), then the DPoP step binds it to its proof.
