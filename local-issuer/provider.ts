@@ -63,6 +63,8 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // A token request with a DPoP proof gets a token bound to its key (cnf.jkt): npm run token -- --dpop.
+      dPoP: { enabled: true },
       registration: { enabled: true },
       revocation: { enabled: true },
       resourceIndicators: {
