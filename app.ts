@@ -2,6 +2,7 @@ import cors from '@fastify/cors'
 import fastifyRedis from '@fastify/redis'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
 import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
@@ -62,7 +63,13 @@ async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, red
   let replayCache: DpopOptions['replayCache']
   if (redisUrl !== undefined && mode !== 'off') {
     // No offline queue: with Redis unreachable a check fails at once (503) instead of waiting.
-    await fastify.register(fastifyRedis, { url: redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 })
+    const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 })
+    // Ours to close: QUIT cannot be sent while Redis is down, and shutting down then must not fail.
+    fastify.addHook('onClose', async () => {
+      if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
+      else client.disconnect()
+    })
+    await fastify.register(fastifyRedis, { client, closeClient: false })
     replayCache = createRedisReplayCache(fastify.redis, { timeout: 0.5 })
   }
   return { mode, nonce, origin, replayCache }

@@ -119,3 +119,10 @@ t.test('with REDIS_URL the replay cache is Redis: a proof is accepted once, and 
   t.equal((await call(again)).statusCode, 200)
   t.equal((await call(again)).statusCode, 401, 'replays refused again')
 })
+
+t.test('with REDIS_URL, the server still closes cleanly while Redis is down', async t => {
+  const redis = await startRedis(t)
+  const { app } = await setup(t, { REDIS_URL: redis.url })
+  await redis.kill()
+  await t.resolves(app.close())
+})
