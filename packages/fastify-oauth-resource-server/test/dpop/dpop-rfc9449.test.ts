@@ -190,7 +190,7 @@ t.test('a proof whose typ is not dpop+jwt is refused', async t => {
 })
 
 t.test('a proof with a symmetric (HS256) or none alg, or one off the allowlist, is refused', async t => {
-  const { app, holder, token } = await setup(t, { algorithms: ['ES256'] })
+  const { app, idp, holder, token } = await setup(t, { algorithms: ['ES256'] })
   const secret = new TextEncoder().encode('a shared secret of thirty-two bytes!')
   const hs = await new SignJWT({ jti: 'x', htm: 'GET', htu: ME, iat: Math.floor(Date.now() / 1000), ath: ath(token) })
     .setProtectedHeader({ typ: 'dpop+jwt', alg: 'HS256', jwk: holder.jwk })
@@ -205,10 +205,12 @@ t.test('a proof with a symmetric (HS256) or none alg, or one off the allowlist, 
   t.equal(noneRes.statusCode, 401)
   t.match(description(noneRes), /^The DPoP proof (algorithm is not accepted|is malformed)$/)
 
+  // An asymmetric algorithm, but off this app's allowlist.
   const ed = await createHolder('EdDSA')
-  const edToken = (await setup(t)).idp.sign({ cnf: { jkt: ed.jkt } })
+  const edToken = idp.sign({ cnf: { jkt: ed.jkt } })
   const edRes = await app.inject({ url: '/me', headers: dpop(edToken, await makeProof(ed, { htu: ME, token: edToken })) })
   t.equal(edRes.statusCode, 401)
+  t.equal(description(edRes), 'The DPoP proof algorithm is not accepted')
 })
 
 t.test('when the replay cache is full, new proofs are refused with 503 and Retry-After (fail closed)', async t => {
