@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto'
-import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type FlattenedJWSInput, type JWK, type JWSHeaderParameters } from 'jose'
+import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type CryptoKey, type FlattenedJWSInput, type JWK, type JWSHeaderParameters } from 'jose'
 import type { ResolvedDpopOptions } from './options.js'
 import type { ReplayVerdict } from './replay-cache.js'
 
@@ -46,6 +46,14 @@ export interface ProofContext {
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
 const PRIVATE_KEY = Symbol('private key in jwk')
 const MAX_JTI_LENGTH = 256
+// Imported proof keys remembered: a client signs many proofs with one key.
+const MAX_KEYS = 1_000
+
+interface ProofKey {
+  key: CryptoKey
+  /** Its RFC 7638 thumbprint. */
+  jkt: Promise<string>
+}
 
 const REJECTION_BY_CODE: Record<string, ProofRejection> = {
   ERR_JOSE_ALG_NOT_ALLOWED: 'algorithm',
@@ -66,13 +74,30 @@ export function normalizeHtu (value: string): string | undefined {
   return `${url.protocol}//${url.host}${url.pathname}`
 }
 
-/** The embedded jwk, refused when it carries private members (jose would refuse some; the reason is ours). */
-function embeddedPublicKey (header: JWSHeaderParameters, token: FlattenedJWSInput) {
-  const jwk = header.jwk as Record<string, unknown> | undefined
-  if (jwk !== null && typeof jwk === 'object' && PRIVATE_MEMBERS.some(member => Object.hasOwn(jwk, member))) {
-    throw PRIVATE_KEY
+/**
+ * The embedded jwk as jose imports it (EmbeddedJWK: a public key, fit for the alg),
+ * refused first when it carries private members (jose would refuse some; the reason is
+ * ours). Imported keys and their thumbprints are remembered by alg and exact jwk, so a
+ * client's next proofs skip the import; the signature is still checked on every proof.
+ */
+function createKeyImporter () {
+  const keys = new Map<string, ProofKey>()
+  return async function importProofKey (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ProofKey> {
+    const jwk = header.jwk as Record<string, unknown> | undefined
+    if (jwk !== null && typeof jwk === 'object' && PRIVATE_MEMBERS.some(member => Object.hasOwn(jwk, member))) {
+      throw PRIVATE_KEY
+    }
+    const id = `${String(header.alg)}.${JSON.stringify(jwk)}`
+    let known = keys.get(id)
+    if (known === undefined) {
+      const key = await EmbeddedJWK(header, token)
+      known = { key, jkt: calculateJwkThumbprint(jwk as JWK, 'sha256') }
+      known.jkt.catch(() => {})
+      if (keys.size >= MAX_KEYS) keys.clear()
+      keys.set(id, known)
+    }
+    return known
   }
-  return EmbeddedJWK(header, token)
 }
 
 /**
@@ -85,14 +110,17 @@ function embeddedPublicKey (header: JWSHeaderParameters, token: FlattenedJWSInpu
 export function createProofVerifier (options: ResolvedDpopOptions) {
   const { algorithms, maxAge, clockTolerance, replayCache, nonce } = options
   const verifyOptions = { typ: 'dpop+jwt', algorithms, requiredClaims: ['jti', 'htm', 'htu', 'iat'] }
+  const importProofKey = createKeyImporter()
 
   return async function verifyProof (proof: string, context: ProofContext): Promise<ProofVerdict> {
     let payload: Record<string, unknown>
-    let jwk: JWK
+    let proofKey: ProofKey | undefined
     try {
-      const verified = await jwtVerify(proof, embeddedPublicKey, verifyOptions)
+      const verified = await jwtVerify(proof, async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+        proofKey = await importProofKey(header, token)
+        return proofKey.key
+      }, verifyOptions)
       payload = verified.payload
-      jwk = verified.protectedHeader.jwk as JWK
     } catch (error) {
       if (error === PRIVATE_KEY) return 'privateKey'
       const { code, claim } = error as { code?: string, claim?: string }
@@ -112,7 +140,7 @@ export function createProofVerifier (options: ResolvedDpopOptions) {
     const acceptedUntil = iat * 1000 + maxAge + clockTolerance
     if (acceptedUntil < now) return 'stale'
     if (ath !== hash('sha256', context.accessToken, 'base64url')) return 'accessTokenHash'
-    const jkt = await calculateJwkThumbprint(jwk, 'sha256')
+    const jkt = await (proofKey as ProofKey).jkt
     if (jkt !== context.jkt) return 'keyBinding'
     if (nonce !== undefined && !nonce.accepts(payload.nonce)) return 'useNonce'
 
