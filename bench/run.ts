@@ -11,12 +11,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import * as DPoP from 'dpop'
 import { startIdp, type Idp } from 'fastify-oauth-resource-server/testing'
 import { freePort } from '../test/fixtures/net.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
 const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 3)
 const NEW_TOKENS_PER_RUN = Number(process.env.BENCH_NEW_TOKENS ?? 15_000)
+// DPoP requests per run: each needs its own proof, minted just before the run (a proof lives 60 s).
+const DPOP_PROOFS_PER_RUN = Number(process.env.BENCH_DPOP_PROOFS ?? 4_000)
 const POOL_SIZE = 10_000
 const BASELINE_SECONDS = 1
 const PAIRED_ROUNDS = 6
@@ -40,6 +43,10 @@ interface Workload {
   amount?: number
   /** Seconds, when not the default. */
   duration?: number
+  /** A DPoP-bound token, and a fresh proof for each request, minted just before each run. */
+  dpop?: { token: string, mint: () => Promise<string[]> }
+  /** Another server to load than the main one (the one whose replay cache is Redis). */
+  server?: { port: number, pid: number }
 }
 
 /** rps is NaN for fixed-count runs: autocannon ends those on its next 1 s tick, so their rate is not measured. */
@@ -60,9 +67,14 @@ const idp = await startIdp()
 const port = await freePort()
 const server = startServer(idp, port)
 let twin: ChildProcess | undefined
+// The same build with REDIS_URL, for the DPoP workload on the shared replay cache.
+const redis = await startRedis()
+const redisPort = await freePort()
+const redisServer = redis === undefined ? undefined : startServer(idp, redisPort, serverPath, { REDIS_URL: redis.url })
 try {
   await waitUntilReady(port)
-  const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp)
+  if (redisServer !== undefined) await waitUntilReady(redisPort)
+  const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp, port, redisServer === undefined ? undefined : { port: redisPort, pid: redisServer.pid! })
   // Let the JIT settle before anything is recorded.
   for (const workload of [baseline, ...warmups]) await measure(workload, port, server.pid!)
   const baselineRuns: Sample[] = []
@@ -95,13 +107,14 @@ try {
   if (forgedMinusNeverSeen !== undefined) printPaired(forgedMinusNeverSeen)
   if (builds !== undefined) printBuilds(builds)
 } finally {
-  for (const each of [server, twin]) each?.kill('SIGTERM')
+  for (const each of [server, twin, redisServer]) each?.kill('SIGTERM')
+  redis?.child.kill('SIGKILL')
   await idp.close()
 }
 
 interface PairedTokens { neverSeen: string[], forged: string[] }
 
-async function prepareWorkloads (idp: Idp): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
+async function prepareWorkloads (idp: Idp, port: number, redisServer: { port: number, pid: number } | undefined): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
   // Two unrecorded warm-up rounds; each chunk serves one round on each server (their caches are their own).
   const pairedCount = (PAIRED_ROUNDS / 2 + 1) * PAIRED_REQUESTS
   console.error(`minting ${POOL_SIZE + (NEW_TOKENS_PER_RUN + 1) * REPETITIONS + pairedCount} RS256 tokens…`)
@@ -117,11 +130,17 @@ async function prepareWorkloads (idp: Idp): Promise<{ baseline: Workload, worklo
     { name: 'protected, 10,000-token pool', path: '/api/messages/protected', expect: 200, pool },
     { name: 'protected, never-seen tokens', path: '/api/messages/protected', expect: 200, tokens: cycle(fresh), amount: NEW_TOKENS_PER_RUN },
     { name: 'admin, with the permission', path: '/api/messages/admin', expect: 200, token: admin },
-    { name: 'forged tokens (real kid, wrong signature)', path: '/api/messages/protected', expect: 401, pool: forged }
+    { name: 'forged tokens (real kid, wrong signature)', path: '/api/messages/protected', expect: 401, pool: forged },
+    { name: 'DPoP-bound token, fresh proof per request (replay cache in memory)', path: '/api/messages/protected', expect: 200, amount: DPOP_PROOFS_PER_RUN, dpop: await dpopClient(idp, port) },
+    ...(redisServer === undefined
+      ? []
+      : [{ name: 'DPoP-bound token, fresh proof per request (replay cache on Redis)', path: '/api/messages/protected', expect: 200, amount: DPOP_PROOFS_PER_RUN, dpop: await dpopClient(idp, redisServer.port), server: redisServer }])
   ]
-  const warmups = workloads.map(w => w.amount === undefined
-    ? { ...w, duration: 1 }
-    : { ...w, tokens: cycle(warmupFresh), amount: warmupFresh.length })
+  const warmups = workloads.map(w => w.dpop !== undefined
+    ? w
+    : w.amount === undefined
+      ? { ...w, duration: 1 }
+      : { ...w, tokens: cycle(warmupFresh), amount: warmupFresh.length })
   const paired = { neverSeen: Array.from({ length: pairedCount }, (_, i) => idp.sign({ sub: `paired-${i}` })), forged }
   return { baseline, workloads, warmups, paired }
 }
@@ -207,8 +226,19 @@ async function measureOutage (idp: Idp, port: number, pid: number): Promise<Samp
   return sample
 }
 
-async function measure (workload: Workload, port: number, pid: number): Promise<Sample> {
-  const { token, tokens, pool } = workload
+/** A client key, a token bound to it, and a way to mint one proof per request of a run. */
+async function dpopClient (idp: Idp, port: number): Promise<{ token: string, mint: () => Promise<string[]> }> {
+  const keypair = await DPoP.generateKeyPair('ES256')
+  const token = idp.sign({ cnf: { jkt: await DPoP.calculateThumbprint(keypair.publicKey) } })
+  const htu = `http://127.0.0.1:${port}/api/messages/protected`
+  const mint = () => Promise.all(Array.from({ length: DPOP_PROOFS_PER_RUN }, () => DPoP.generateProof(keypair, htu, 'GET', undefined, token)))
+  return { token, mint }
+}
+
+async function measure (workload: Workload, mainPort: number, mainPid: number): Promise<Sample> {
+  const { token, tokens, pool, dpop } = workload
+  const { port, pid } = workload.server ?? { port: mainPort, pid: mainPid }
+  const proofs = dpop === undefined ? undefined : cycle(await dpop.mint())
   const before = cpuNs(pid)
   const clientBefore = process.cpuUsage()
   const startedAt = process.hrtime.bigint()
@@ -221,7 +251,9 @@ async function measure (workload: Workload, port: number, pid: number): Promise<
       ? pool.map(each => ({ method: 'GET' as const, headers: { authorization: `Bearer ${each}` } }))
       : tokens !== undefined
         ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `Bearer ${tokens()}` } }) }]
-        : [{ method: 'GET' }]
+        : dpop !== undefined
+          ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `DPoP ${dpop.token}`, dpop: proofs!() } }) }]
+          : [{ method: 'GET' }]
   })
   const cpuUs = (cpuNs(pid) - before) / 1000 / result.requests.total
   const elapsedUs = Number(process.hrtime.bigint() - startedAt) / 1000
@@ -274,8 +306,9 @@ function printPaired (forgedMinusNeverSeen: number[]) {
     `median ${median(forgedMinusNeverSeen).toFixed(1)} µs of server CPU per request (rounds: ${cells}).`)
 }
 
-function startServer (idp: Idp, port: number, path = serverPath): ChildProcess {
+function startServer (idp: Idp, port: number, path = serverPath, extra: Record<string, string> = {}): ChildProcess {
   const env = {
+    ...extra,
     PATH: process.env.PATH ?? '',
     ISSUER_BASE_URL: idp.issuer,
     AUDIENCE: idp.audience,
@@ -286,6 +319,19 @@ function startServer (idp: Idp, port: number, path = serverPath): ChildProcess {
   const command = hasTaskset() ? ['taskset', '-c', '0', process.execPath, path] : [process.execPath, path]
   // A scratch cwd, so a developer's .env cannot change what is measured.
   return spawn(command[0]!, command.slice(1), { env, cwd: mkdtempSync(join(tmpdir(), 'bench-')), stdio: ['ignore', 'inherit', 'inherit'] })
+}
+
+/** A redis-server (Debian's) on a free loopback port in a scratch folder, or undefined when it is not installed. */
+async function startRedis (): Promise<{ child: ChildProcess, url: string } | undefined> {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
+  } catch {
+    console.error('redis-server not installed: the DPoP-on-Redis row is skipped (apt-get install -y -qq redis-server)')
+    return undefined
+  }
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', mkdtempSync(join(tmpdir(), 'bench-redis-')), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  return { child, url: `redis://127.0.0.1:${port}` }
 }
 
 async function waitUntilReady (port: number) {
