@@ -1,9 +1,12 @@
 import cors from '@fastify/cors'
+import fastifyRedis from '@fastify/redis'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import auth, { AuthError, type AuthOptions } from 'fastify-oauth-resource-server'
+import { Redis } from 'ioredis'
+import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
+import type { DpopConfig } from './plugins/dpop-config.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
 import securityHeaders, { SampleHeaders } from './plugins/security-headers.js'
@@ -18,7 +21,7 @@ export interface AppOptions extends ConfigOptions {
 /** The whole service as one plugin: config → (metrics) → security headers and CORS → (local issuer) → auth → docs → routes. */
 async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(config, opts)
-  const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin } = fastify.config
+  const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin, dpop: dpopConfig } = fastify.config
   // Before any route, so each is labelled by its pattern as it is added; served by server.ts.
   // Loaded only when on: with metrics off, prom-client never loads.
   if (fastify.config.metrics !== undefined) await fastify.register(import('./plugins/metrics.js'))
@@ -27,7 +30,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(cors, {
     origin: clientOrigin,
     methods: ['GET'],
-    allowedHeaders: ['Authorization', 'Content-Type'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'DPoP'],
+    exposedHeaders: ['WWW-Authenticate', 'DPoP-Nonce'],
     maxAge: 86_400
   })
 
@@ -47,14 +51,36 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     }
   }
   // Docs first: @fastify/swagger documents only the routes added after it.
-  await fastify.register(docs, docsOptions)
-  await fastify.register(auth, { ...opts.authOptions, ...trusted, resourceMetadata: { scopesSupported: Object.values(Permissions) } })
+  await fastify.register(docs, { ...docsOptions, dpop: dpopConfig.mode !== 'off' })
+  await fastify.register(auth, {
+    ...opts.authOptions,
+    ...trusted,
+    resourceMetadata: { scopesSupported: Object.values(Permissions) },
+    dpop: await dpopOptions(fastify, dpopConfig)
+  })
 
   fastify.setErrorHandler(handleError)
   fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ message: 'Not Found' }))
 
   await fastify.register(messages, { prefix: '/api/messages' })
   await fastify.register(health, { prefix: '/health' })
+}
+
+/** DPoP for the plugin; with REDIS_URL, the replay cache every replica shares (closed with the server). */
+async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, redisUrl }: DpopConfig): Promise<DpopOptions> {
+  let replayCache: DpopOptions['replayCache']
+  if (redisUrl !== undefined && mode !== 'off') {
+    // No offline queue: with Redis unreachable a check fails at once (503) instead of waiting.
+    const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 })
+    // Ours to close: QUIT cannot be sent while Redis is down, and shutting down then must not fail.
+    fastify.addHook('onClose', async () => {
+      if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
+      else client.disconnect()
+    })
+    await fastify.register(fastifyRedis, { client, closeClient: false })
+    replayCache = createRedisReplayCache(fastify.redis, { timeout: 0.5 })
+  }
+  return { mode, nonce, origin, replayCache }
 }
 
 /** Where Swagger UI sends the browser back after signing in on the local issuer. */

@@ -89,6 +89,7 @@ function printNewcomerGuide () {
     `  curl ${api}/api/messages/public`,
     `  curl -H "Authorization: Bearer $(${token})" ${api}/api/messages/protected`,
     `  curl -H "Authorization: Bearer $(${tokenWith('--scope read:admin-messages')})" ${api}/api/messages/admin`,
+    `DPoP (a token bound to a key of yours): ${tokenWith('--dpop')} prints the two headers for one call of /api/messages/protected`,
     ''
   ]
   console.log(lines.join('\n'))

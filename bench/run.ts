@@ -12,12 +12,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import * as DPoP from 'dpop'
 import { createTestIssuer, startIntrospectionServer, type TestIssuer, type IntrospectionServer } from 'fastify-oauth-resource-server/testing'
 import { freePort } from '../test/fixtures/net.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
 const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 3)
 const NEW_TOKENS_PER_RUN = Number(process.env.BENCH_NEW_TOKENS ?? 15_000)
+// DPoP requests per run: each needs its own proof, minted just before the run (a proof lives 60 s).
+const DPOP_PROOFS_PER_RUN = Number(process.env.BENCH_DPOP_PROOFS ?? 4_000)
 const POOL_SIZE = 10_000
 const BASELINE_SECONDS = 1
 const PAIRED_ROUNDS = 6
@@ -45,6 +48,10 @@ interface Workload {
   amount?: number
   /** Seconds, when not the default. */
   duration?: number
+  /** A DPoP-bound token, and a fresh proof for each request, minted just before each run. */
+  dpop?: { token: string, mint: () => Promise<string[]> }
+  /** Another server to load than the main one (the one whose replay cache is Redis). */
+  server?: { port: number, pid: number }
 }
 
 /** rps is NaN for fixed-count runs: autocannon ends those on its next 1 s tick, so their rate is not measured. */
@@ -69,12 +76,18 @@ const port = await freePort()
 const server = startServer(idp, port, serverPath, several)
 let twin: ChildProcess | undefined
 let metricsOn: ChildProcess | undefined
+// The same build with REDIS_URL, for the DPoP workload on the shared replay cache.
+const redis = ONLY_METRICS ? undefined : await startRedis()
+const redisPort = await freePort()
+const redisServer = redis === undefined ? undefined : startServer(idp, redisPort, serverPath, several, { REDIS_URL: redis.url })
 try {
   await waitUntilReady(port)
+  if (redisServer !== undefined) await waitUntilReady(redisPort)
   if (ONLY_METRICS) metricsOn = await compareMetrics(idp, { port, pid: server.pid! })
   else metricsOn = await runAll()
 } finally {
-  for (const each of [server, twin, metricsOn]) each?.kill('SIGTERM')
+  for (const each of [server, twin, metricsOn, redisServer]) each?.kill('SIGTERM')
+  redis?.child.kill('SIGKILL')
   await idp.close()
   await several?.second.close()
   await several?.introspection.close()
@@ -82,7 +95,7 @@ try {
 
 /** The table, the outage row, the paired comparisons, then metrics on against off. */
 async function runAll (): Promise<ChildProcess> {
-  const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp, several)
+  const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp, several, port, redisServer === undefined ? undefined : { port: redisPort, pid: redisServer.pid! })
   // Let the JIT settle before anything is recorded.
   for (const workload of [baseline, ...warmups]) await measure(workload, port, server.pid!)
   const baselineRuns: Sample[] = []
@@ -193,7 +206,7 @@ function printOpaqueFlood ({ requests, calls, peakInFlight, sample }: OpaqueFloo
 
 interface PairedTokens { neverSeen: string[], forged: string[] }
 
-async function prepareWorkloads (idp: TestIssuer, several: SeveralIssuers | undefined): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
+async function prepareWorkloads (idp: TestIssuer, several: SeveralIssuers | undefined, port: number, redisServer: { port: number, pid: number } | undefined): Promise<{ baseline: Workload, workloads: Workload[], warmups: Workload[], paired: PairedTokens }> {
   // Two unrecorded warm-up rounds; each chunk serves one round on each server (their caches are their own).
   const pairedCount = (PAIRED_ROUNDS / 2 + 1) * PAIRED_REQUESTS
   console.error(`minting ${POOL_SIZE + (NEW_TOKENS_PER_RUN + 1) * REPETITIONS + pairedCount} RS256 tokens…`)
@@ -215,11 +228,17 @@ async function prepareWorkloads (idp: TestIssuer, several: SeveralIssuers | unde
       : [
           { name: 'protected, token from the second of two issuers', path: '/api/messages/protected', expect: 200, token: several.second.sign() },
           { name: 'protected, cached opaque token (introspected once)', path: '/api/messages/protected', expect: 200, token: several.introspection.issue() }
-        ])
+        ]),
+    { name: 'DPoP-bound token, fresh proof per request (replay cache in memory)', path: '/api/messages/protected', expect: 200, amount: DPOP_PROOFS_PER_RUN, dpop: await dpopClient(idp, port) },
+    ...(redisServer === undefined
+      ? []
+      : [{ name: 'DPoP-bound token, fresh proof per request (replay cache on Redis)', path: '/api/messages/protected', expect: 200, amount: DPOP_PROOFS_PER_RUN, dpop: await dpopClient(idp, redisServer.port), server: redisServer }])
   ]
-  const warmups = workloads.map(w => w.amount === undefined
-    ? { ...w, duration: 1 }
-    : { ...w, tokens: cycle(warmupFresh), amount: warmupFresh.length })
+  const warmups = workloads.map(w => w.dpop !== undefined
+    ? w
+    : w.amount === undefined
+      ? { ...w, duration: 1 }
+      : { ...w, tokens: cycle(warmupFresh), amount: warmupFresh.length })
   const paired = { neverSeen: Array.from({ length: pairedCount }, (_, i) => idp.sign({ sub: `paired-${i}` })), forged }
   return { baseline, workloads, warmups, paired }
 }
@@ -305,8 +324,19 @@ async function measureOutage (idp: TestIssuer, port: number, pid: number): Promi
   return sample
 }
 
-async function measure (workload: Workload, port: number, pid: number): Promise<Sample> {
-  const { token, tokens, pool } = workload
+/** A client key, a token bound to it, and a way to mint one proof per request of a run. */
+async function dpopClient (idp: TestIssuer, port: number): Promise<{ token: string, mint: () => Promise<string[]> }> {
+  const keypair = await DPoP.generateKeyPair('ES256')
+  const token = idp.sign({ cnf: { jkt: await DPoP.calculateThumbprint(keypair.publicKey) } })
+  const htu = `http://127.0.0.1:${port}/api/messages/protected`
+  const mint = () => Promise.all(Array.from({ length: DPOP_PROOFS_PER_RUN }, () => DPoP.generateProof(keypair, htu, 'GET', undefined, token)))
+  return { token, mint }
+}
+
+async function measure (workload: Workload, mainPort: number, mainPid: number): Promise<Sample> {
+  const { token, tokens, pool, dpop } = workload
+  const { port, pid } = workload.server ?? { port: mainPort, pid: mainPid }
+  const proofs = dpop === undefined ? undefined : cycle(await dpop.mint())
   const before = cpuNs(pid)
   const clientBefore = process.cpuUsage()
   const startedAt = process.hrtime.bigint()
@@ -319,7 +349,9 @@ async function measure (workload: Workload, port: number, pid: number): Promise<
       ? pool.map(each => ({ method: 'GET' as const, headers: { authorization: `Bearer ${each}` } }))
       : tokens !== undefined
         ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `Bearer ${tokens()}` } }) }]
-        : [{ method: 'GET' }]
+        : dpop !== undefined
+          ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `DPoP ${dpop.token}`, dpop: proofs!() } }) }]
+          : [{ method: 'GET' }]
   })
   const cpuUs = (cpuNs(pid) - before) / 1000 / result.requests.total
   const elapsedUs = Number(process.hrtime.bigint() - startedAt) / 1000
@@ -395,6 +427,19 @@ function startServer (idp: TestIssuer, port: number, path = serverPath, several?
   const command = hasTaskset() ? ['taskset', '-c', '0', process.execPath, path] : [process.execPath, path]
   // A scratch cwd, so a developer's .env cannot change what is measured.
   return spawn(command[0]!, command.slice(1), { env, cwd: mkdtempSync(join(tmpdir(), 'bench-')), stdio: ['ignore', 'inherit', 'inherit'] })
+}
+
+/** A redis-server (Debian's) on a free loopback port in a scratch folder, or undefined when it is not installed. */
+async function startRedis (): Promise<{ child: ChildProcess, url: string } | undefined> {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
+  } catch {
+    console.error('redis-server not installed: the DPoP-on-Redis row is skipped (apt-get install -y -qq redis-server)')
+    return undefined
+  }
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', mkdtempSync(join(tmpdir(), 'bench-redis-')), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  return { child, url: `redis://127.0.0.1:${port}` }
 }
 
 async function waitUntilReady (port: number) {

@@ -77,6 +77,8 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // A token request with a DPoP proof gets a token bound to its key (cnf.jkt): npm run token -- --dpop.
+      dPoP: { enabled: true },
       registration: { enabled: true },
       revocation: { enabled: true },
       // Opaque tokens (token_format=opaque) are checked by the API through introspection,

@@ -2,6 +2,7 @@ import fastifyEnv from '@fastify/env'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { ConfigError } from './config-error.js'
+import { resolveDpop, type DpopConfig } from './dpop-config.js'
 import { EnvSchema, type Env } from './env-schema.js'
 import { resolveIssuer, type IssuerChoice } from './issuer-choice.js'
 import { resolveMetricsConfig, type MetricsConfig } from './metrics-config.js'
@@ -18,6 +19,7 @@ export interface Config extends IssuerChoice {
   clientOrigin: string
   /** Where Prometheus scrapes; undefined when METRICS_PORT is unset (metrics off). */
   metrics: MetricsConfig | undefined
+  dpop: DpopConfig
 }
 
 declare module 'fastify' {
@@ -46,7 +48,7 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     throw new ConfigError(`CLIENT_ORIGIN_URL must be an origin such as http://localhost:4040 (got ${JSON.stringify(env.CLIENT_ORIGIN_URL)})`)
   }
 
-  return { port: env.PORT, host: env.HOST, clientOrigin: origin.origin, auth, localIssuer, metrics: resolveMetricsConfig(env) }
+  return { port: env.PORT, host: env.HOST, clientOrigin: origin.origin, auth, localIssuer, metrics: resolveMetricsConfig(env), dpop: resolveDpop(env) }
 }
 
 async function config (fastify: FastifyInstance, opts: ConfigOptions) {

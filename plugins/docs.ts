@@ -7,6 +7,8 @@ import securityHeaders, { SampleHeaders } from './security-headers.js'
 export interface DocsOptions {
   /** When the local issuer runs: the docs page can get a token from it (OAuth2 authorization code + PKCE). */
   localIssuer?: { issuer: string, audience: string, clientId: string, scopes: Record<string, string> }
+  /** Protected operations also accept a DPoP-bound token with its proof (RFC 9449). */
+  dpop?: boolean
 }
 
 /**
@@ -15,7 +17,7 @@ export interface DocsOptions {
  * inline styles, data: images and calls to the local issuer, and no COOP isolation for
  * its sign-in popup. Every other route keeps the strict headers.
  */
-async function docs (fastify: FastifyInstance, { localIssuer }: DocsOptions) {
+async function docs (fastify: FastifyInstance, { localIssuer, dpop = false }: DocsOptions) {
   await fastify.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -32,6 +34,13 @@ async function docs (fastify: FastifyInstance, { localIssuer }: DocsOptions) {
             bearerFormat: 'JWT',
             description: 'An access token for this API; the listed roles are the permissions (permissions claim or scope) a route needs.'
           },
+          ...(dpop && {
+            dpopAuth: {
+              type: 'http',
+              scheme: 'dpop',
+              description: 'A DPoP-bound access token (RFC 9449): `Authorization: DPoP <token>` with a fresh proof in the `DPoP` header, signed by the key the token is bound to.'
+            }
+          }),
           ...(localIssuer === undefined
             ? {}
             : {
@@ -51,15 +60,17 @@ async function docs (fastify: FastifyInstance, { localIssuer }: DocsOptions) {
         }
       }
     },
-    // With the local issuer on, each protected operation also accepts its OAuth2 scheme.
+    // Each protected operation also accepts DPoP when it is on, and the local issuer's OAuth2 scheme when it runs.
     transformObject (documentObject) {
       if (!('openapiObject' in documentObject)) return documentObject.swaggerObject
       const { openapiObject } = documentObject
-      if (localIssuer === undefined) return openapiObject
+      if (localIssuer === undefined && !dpop) return openapiObject
       for (const path of Object.values(openapiObject.paths ?? {})) {
         for (const operation of Object.values(path as Record<string, { security?: Array<Record<string, string[]>> }>)) {
           const bearer = operation.security?.find(requirement => 'bearerAuth' in requirement)
-          if (bearer !== undefined) operation.security!.push({ localIssuer: bearer.bearerAuth! })
+          if (bearer === undefined) continue
+          if (dpop) operation.security!.push({ dpopAuth: bearer.bearerAuth! })
+          if (localIssuer !== undefined) operation.security!.push({ localIssuer: bearer.bearerAuth! })
         }
       }
       return openapiObject

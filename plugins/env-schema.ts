@@ -24,6 +24,10 @@ export const EnvSchema = Type.Object({
   TRUST_PROXY: Type.Optional(Type.String()),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   METRICS_HOST: Type.Optional(Type.String()),
+  DPOP: Type.Enum(['allowed', 'required', 'off'], { default: 'allowed' }),
+  DPOP_NONCE: Type.Enum(['on', 'off'], { default: 'off' }),
+  REDIS_URL: Type.Optional(Type.String()),
+  PUBLIC_URL: Type.Optional(Type.String()),
   NODE_ENV: Type.Optional(Type.String())
 })
 

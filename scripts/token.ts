@@ -1,8 +1,10 @@
 /**
  * Prints an access token from a running local development issuer
  * (client_credentials over real HTTP).
- *   npm run -s token -- [--scope "read:admin-messages"] [--opaque] [--api http://localhost:6060 | --port 6060]
+ *   npm run -s token -- [--scope "read:admin-messages"] [--opaque | --dpop] [--api http://localhost:6060 | --port 6060]
  * --opaque asks for an opaque access token, which the API checks by introspection.
+ * With --dpop the token is bound to a new key (DPoP, RFC 9449): it prints the two
+ * headers for one call of GET /api/messages/protected, the proof made with panva's dpop.
  * With several servers running on one data folder, --api or --port picks the
  * server (by its API's port); without them, the one started last is used and
  * stderr says so.
@@ -10,6 +12,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import * as DPoP from 'dpop'
 // Not local-issuer/index.js: that would load oidc-provider (and its Node.js version warning) for nothing.
 import { liveInstances, portOf, type IssuerInstance } from '../local-issuer/instances.js'
 import { DEFAULT_DATA_DIR } from '../local-issuer/issuer-info.js'
@@ -52,7 +55,8 @@ function choose (instances: IssuerInstance[], port: number | undefined): IssuerI
 }
 
 try {
-  const { values } = parseArgs({ options: { scope: { type: 'string' }, opaque: { type: 'boolean' }, api: { type: 'string' }, port: { type: 'string' } } })
+  const { values } = parseArgs({ options: { scope: { type: 'string' }, opaque: { type: 'boolean' }, api: { type: 'string' }, port: { type: 'string' }, dpop: { type: 'boolean' } } })
+  if (values.opaque === true && values.dpop === true) throw new Error('--opaque and --dpop do not go together: the API refuses DPoP-bound opaque tokens')
   const info = choose(liveInstances(dataDir), wantedPort(values))
   let machineClientSecret: string
   try {
@@ -68,9 +72,13 @@ try {
   })
   if (values.scope !== undefined) form.set('scope', values.scope)
   if (values.opaque === true) form.set('token_format', 'opaque')
+  const tokenUrl = new URL('oauth/token', info.issuer)
+  // DPoP: a key of the client's own; the token request carries a proof, so the token is bound to it.
+  const keypair = values.dpop === true ? await DPoP.generateKeyPair('ES256') : undefined
+  const headers: Record<string, string> = keypair === undefined ? {} : { dpop: await DPoP.generateProof(keypair, tokenUrl.href, 'POST') }
   let response: Response
   try {
-    response = await fetch(new URL('oauth/token', info.issuer), { method: 'POST', body: form, signal: AbortSignal.timeout(10_000) })
+    response = await fetch(tokenUrl, { method: 'POST', body: form, headers, signal: AbortSignal.timeout(10_000) })
   } catch {
     throw new Error(`The local issuer of ${describe(info)} (${info.issuer}) does not answer: is that npm start still running?`)
   }
@@ -78,7 +86,15 @@ try {
   if (!response.ok || body.access_token === undefined) {
     throw new Error(`The local issuer refused: ${body.error ?? response.status}${body.error_description ? ` (${body.error_description})` : ''}`)
   }
-  console.log(body.access_token)
+  if (keypair === undefined) {
+    console.log(body.access_token)
+  } else {
+    // One proof is good for one request, within a minute: print the call it is made for.
+    const url = `${info.api ?? 'http://localhost:6060'}/api/messages/protected`
+    console.log(`Authorization: DPoP ${body.access_token}`)
+    console.log(`DPoP: ${await DPoP.generateProof(keypair, url, 'GET', undefined, body.access_token)}`)
+    console.error(`Send both headers with GET ${url} within 60 s; each proof is accepted once.`)
+  }
 } catch (error) {
   console.error((error as Error).message)
   process.exitCode = 1

@@ -1,6 +1,6 @@
 import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
-import { bearer, build, envFor, idpFor, RESOURCE_METADATA } from './helper.js'
+import { bearer, build, DPOP_CHALLENGE, envFor, idpFor, RESOURCE_METADATA } from './helper.js'
 
 // RFC 6750 §2.1 (the header), §3 (the challenge) and §3.1 (the error codes).
 
@@ -25,11 +25,12 @@ t.test('several spaces after the scheme are allowed (1*SP)', async t => {
 
 t.test('no credentials → 401 with a challenge and no error code', async t => {
   const app = await build(t, envFor(await idpFor(t)))
-  for (const authorization of [undefined, '', 'Basic dXNlcjpwYXNz', 'Digest username="x"', 'DPoP abc.def.ghi', 'Bearertoken']) {
+  // DPoP is a scheme of its own (test/dpop.test.ts) under the default DPOP=allowed.
+  for (const authorization of [undefined, '', 'Basic dXNlcjpwYXNz', 'Digest username="x"', 'Bearertoken']) {
     const headers = authorization === undefined ? {} : { authorization }
     const res = await app.inject({ url: PROTECTED, headers })
     t.equal(res.statusCode, 401, String(authorization))
-    t.equal(res.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}`, String(authorization))
+    t.equal(res.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}, ${DPOP_CHALLENGE}`, String(authorization))
     t.same(res.json(), { message: 'Requires authentication' }, String(authorization))
   }
 })
@@ -52,7 +53,7 @@ t.test('a malformed Bearer header → 400 invalid_request', async t => {
   for (const authorization of shapes) {
     const res = await app.inject({ url: PROTECTED, headers: { authorization } })
     t.equal(res.statusCode, 400, authorization.slice(0, 40))
-    t.match(res.headers['www-authenticate'], /^Bearer realm="api", error="invalid_request", error_description="[^"]+", resource_metadata="[^"]+"$/)
+    t.match(res.headers['www-authenticate'], /^Bearer realm="api", error="invalid_request", error_description="[^"]+", resource_metadata="[^"]+", DPoP realm="api", algs="[^"]+"$/)
     const body = res.json()
     t.equal(body.error, 'invalid_request')
     t.type(body.message, 'string')
@@ -65,7 +66,7 @@ t.test('a rejected token → 401 invalid_token with a short description', async 
   const res = await app.inject({ url: PROTECTED, headers: bearer('not.a.jwt') })
   t.equal(res.statusCode, 401)
   t.equal(res.headers['www-authenticate'],
-    `Bearer realm="api", error="invalid_token", error_description="The access token is malformed", ${RESOURCE_METADATA}`)
+    `Bearer realm="api", error="invalid_token", error_description="The access token is malformed", ${RESOURCE_METADATA}, ${DPOP_CHALLENGE}`)
   t.same(res.json(), {
     message: 'The access token is malformed',
     error: 'invalid_token',
@@ -88,7 +89,7 @@ t.test('a token in the query string, a form body or a cookie is ignored', async 
     payload: `access_token=${token}`
   })
   t.equal(form.statusCode, 401)
-  t.equal(form.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}`)
+  t.equal(form.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}, ${DPOP_CHALLENGE}`)
 })
 
 t.test('two Authorization headers over real HTTP → 400 invalid_request', async t => {

@@ -15,7 +15,9 @@ t.test('the metadata document names the resource, its issuer, scopes, bearer met
     authorization_servers: [idp.issuer],
     scopes_supported: ['read:admin-messages'],
     bearer_methods_supported: ['header'],
-    resource_signing_alg_values_supported: ['RS256']
+    resource_signing_alg_values_supported: ['RS256'],
+    dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'],
+    dpop_bound_access_tokens_required: false
   })
 })
 
@@ -23,7 +25,7 @@ t.test('401 and 403 challenges point at the metadata (§5.1), built from the req
   const idp = await idpFor(t)
   const app = await build(t, envFor(idp))
   const missing = await app.inject({ url: '/api/messages/protected', headers: { host: 'api.example.com' } })
-  t.match(missing.headers['www-authenticate'], /, resource_metadata="http:\/\/api\.example\.com\/\.well-known\/oauth-protected-resource"$/)
+  t.match(missing.headers['www-authenticate'], /, resource_metadata="http:\/\/api\.example\.com\/\.well-known\/oauth-protected-resource", DPoP realm="api", algs="[^"]+"$/)
   const invalid = await app.inject({ url: '/api/messages/protected', headers: { ...bearer('x.y.z'), host: 'api.example.com:8443' } })
   t.match(invalid.headers['www-authenticate'], 'resource_metadata="http://api.example.com:8443/.well-known/oauth-protected-resource"')
   const forbidden = await app.inject({ url: '/api/messages/admin', headers: bearer(idp.sign()) })

@@ -32,6 +32,9 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 /** The RFC 9728 challenge parameter the app adds, as seen through inject (host localhost:80). */
 export const RESOURCE_METADATA = 'resource_metadata="http://localhost:80/.well-known/oauth-protected-resource"'
 
+/** The DPoP challenge every 401 also carries under the default DPOP=allowed (RFC 9449 §7.1). */
+export const DPOP_CHALLENGE = 'DPoP realm="api", algs="ES256 EdDSA Ed25519 RS256 PS256"'
+
 /**
  * The compiled file of an entry point (`'server'`, `'scripts/token'`) for a child process:
  * `npm test` builds first, so a child starts in a fraction of a second instead of

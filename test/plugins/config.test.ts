@@ -2,7 +2,7 @@ import t from 'tap'
 import { parseTrustProxy, resolveConfig, resolveServerOptions, type Env } from '../../plugins/config.js'
 import { build } from '../helper.js'
 
-const base: Env = { PORT: 6060, HOST: 'localhost', LOG_LEVEL: 'info', CLIENT_ORIGIN_URL: 'http://localhost:4040', LOCAL_ISSUER_DATA: '.local-issuer' }
+const base: Env = { PORT: 6060, HOST: 'localhost', LOG_LEVEL: 'info', CLIENT_ORIGIN_URL: 'http://localhost:4040', LOCAL_ISSUER_DATA: '.local-issuer', DPOP: 'allowed', DPOP_NONCE: 'off' }
 
 t.test('bad configuration stops start-up with a message naming the variable', async t => {
   const cases: Array<[Record<string, string>, RegExp]> = [

@@ -27,9 +27,9 @@ t.test('/docs/json is a valid OpenAPI 3.1 document listing every route', async t
   ])
   t.match(spec.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   t.equal(spec.paths['/api/messages/public']!.get!.security, undefined, 'the public route needs nothing')
-  t.same(spec.paths['/api/messages/protected']!.get!.security, [{ bearerAuth: [] }])
-  t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }])
-  t.same(spec.paths['/api/messages/greeting']!.get!.security, [{ bearerAuth: [] }, {}], 'optional: a token, or nothing')
+  t.same(spec.paths['/api/messages/protected']!.get!.security, [{ bearerAuth: [] }, { dpopAuth: [] }])
+  t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }, { dpopAuth: ['read:admin-messages'] }])
+  t.same(spec.paths['/api/messages/greeting']!.get!.security, [{ bearerAuth: [] }, {}, { dpopAuth: [] }], 'optional: a token, or nothing')
   for (const status of ['200', '400', '401', '403', '404', '503']) {
     t.ok(spec.paths['/api/messages/admin']!.get!.responses[status], `admin documents ${status}`)
   }
@@ -99,8 +99,8 @@ t.test('with the local issuer on, the spec offers its OAuth2 flow beside the bea
     type: 'oauth2',
     flows: { authorizationCode: { authorizationUrl: `${issuer}authorize`, tokenUrl: `${issuer}oauth/token` } }
   })
-  t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }, { localIssuer: ['read:admin-messages'] }])
-  t.same(spec.paths['/api/messages/greeting']!.get!.security, [{ bearerAuth: [] }, {}, { localIssuer: [] }])
+  t.same(spec.paths['/api/messages/admin']!.get!.security, [{ bearerAuth: ['read:admin-messages'] }, { dpopAuth: ['read:admin-messages'] }, { localIssuer: ['read:admin-messages'] }])
+  t.same(spec.paths['/api/messages/greeting']!.get!.security, [{ bearerAuth: [] }, {}, { dpopAuth: [] }, { localIssuer: [] }])
   t.ok((await new Validator().validate(spec as never)).valid)
   const page = await app.inject('/docs')
   t.match(String(page.headers['content-security-policy']), `connect-src 'self' ${new URL(issuer).origin}`)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Messages } from '../../routes/messages.js'
-import { bearer, build, envFor, idpFor, RESOURCE_METADATA } from '../helper.js'
+import { bearer, build, DPOP_CHALLENGE, envFor, idpFor, RESOURCE_METADATA } from '../helper.js'
 
 t.test('GET /api/messages/public → 200 without a token', async t => {
   const app = await build(t, envFor(await idpFor(t)))
@@ -21,7 +21,7 @@ t.test('GET /api/messages/protected → 401 without a token', async t => {
   const app = await build(t, envFor(await idpFor(t)))
   const res = await app.inject('/api/messages/protected')
   t.equal(res.statusCode, 401)
-  t.equal(res.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}`)
+  t.equal(res.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}, ${DPOP_CHALLENGE}`)
   t.same(res.json(), { message: 'Requires authentication' })
 })
 
@@ -73,7 +73,7 @@ t.test('GET /api/messages/admin → 401 without a token (authentication comes fi
   const app = await build(t, envFor(await idpFor(t)))
   const res = await app.inject('/api/messages/admin')
   t.equal(res.statusCode, 401)
-  t.equal(res.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}`)
+  t.equal(res.headers['www-authenticate'], `Bearer realm="api", ${RESOURCE_METADATA}, ${DPOP_CHALLENGE}`)
 })
 
 t.test('an unknown route → 404 {"message":"Not Found"}', async t => {

@@ -1,8 +1,10 @@
 import fastifyJwt from '@fastify/jwt'
-import type { FastifyInstance, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { ACCEPTED, channels, refusedMessage } from './diagnostics/channels.js'
-import { readBearerToken } from './http/bearer.js'
+import type { DpopMode } from './dpop/types.js'
+import { readCredential, usesDpopScheme, type Credential } from './http/credentials.js'
+import { createDpopStep } from './http/dpop-check.js'
 import { AuthError, MissingTokenError } from './http/errors.js'
 import { refusal } from './http/refusal.js'
 import { registerResourceMetadata } from './http/resource-metadata.js'
@@ -46,6 +48,11 @@ export { RESOURCE_METADATA_PATH } from './http/resource-metadata.js'
 export { IssuerMismatchError } from './keys/key-store.js'
 export { parseProviderUrl } from './keys/provider-url.js'
 export { grants } from './token/claims.js'
+export type { DpopAlgorithm, DpopMode, DpopNonceOptions, DpopOptions } from './dpop/types.js'
+export { DPOP_ALGORITHMS } from './dpop/types.js'
+export { MemoryReplayCache, type ReplayCache, type ReplayVerdict } from './dpop/replay-cache.js'
+export { createRedisReplayCache, type RedisReplayCacheOptions, type RedisSetClient } from './dpop/redis-replay-cache.js'
+export { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, UseDpopNonceError } from './http/dpop-errors.js'
 export { Rejections, type Rejection } from './token/rejections.js'
 
 async function auth (fastify: FastifyInstance, opts: AuthOptions) {
@@ -61,11 +68,13 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   // @fastify/jwt declares `claims` itself unless another @fastify/jwt registered first.
   if (!fastify.hasRequestDecorator('claims')) fastify.decorateRequest('claims', null)
 
+  const dpop = createDpopStep(fastify, opts.dpop, realm)
+
   const annotate = options.resourceMetadataScopes === undefined
     ? (error: AuthError) => error
-    : registerResourceMetadata(fastify, options, options.resourceMetadataScopes)
+    : registerResourceMetadata(fastify, options, options.resourceMetadataScopes, dpop.metadata)
 
-  function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: Verdict | AuthError) {
+  function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: Verdict | AuthError, mode: DpopMode, scheme: Credential['scheme']) {
     if (isClaims(verdict)) {
       request.claims = verdict
       if (channels.authDecision.hasSubscribers) channels.authDecision.publish(ACCEPTED)
@@ -75,13 +84,21 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     // The reason code only: never the token or its claims.
     request.log.debug({ reason: error.reason }, 'access token refused')
     if (channels.authDecision.hasSubscribers) channels.authDecision.publish(refusedMessage(error.reason))
-    done(annotate(error, request))
+    done(dpop.fit(annotate(error, request), mode, scheme))
+  }
+
+  // The token verifies first (its signature is cached), then the DPoP step binds it to its proof.
+  function bind (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, credential: Credential, mode: DpopMode, verdict: Verdict) {
+    if (!isClaims(verdict)) return settle(request, done, verdict, mode, credential.scheme)
+    dpop.check(request, reply, credential, verdict, error => settle(request, done, error ?? verdict, mode, credential.scheme))
   }
 
   const authenticate: onRequestHookHandler = function authenticate (request, reply, done) {
-    const token = readBearerToken(request, realm)
-    if (typeof token !== 'string') return settle(request, done, token)
-    verifier.verify(request, token, verdict => settle(request, done, verdict))
+    const mode = dpop.modeOf(request)
+    const credential = readCredential(request, realm, mode)
+    if (credential instanceof AuthError) return settle(request, done, credential, mode, usesDpopScheme(request, mode) ? 'DPoP' : 'Bearer')
+    if (mode === 'required' && credential.scheme === 'Bearer') return settle(request, done, dpop.required(), mode, 'Bearer')
+    verifier.verify(request, credential.token, verdict => bind(request, reply, done, credential, mode, verdict))
   }
 
   // Optional authentication: only a request with no Authorization header at all goes

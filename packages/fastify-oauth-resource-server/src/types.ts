@@ -1,4 +1,5 @@
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
+import type { DpopOptions } from './dpop/types.js'
 
 /** JWS algorithms a resource server may accept: asymmetric only, never `none` or HMAC. */
 export const SUPPORTED_ALGORITHMS = [
@@ -97,6 +98,8 @@ export interface AuthOptions {
   resourceMetadata?: boolean | { scopesSupported?: string[] }
   /** Most verified tokens remembered (0 turns the cache off). Default 20,000. */
   tokenCacheSize?: number
+  /** DPoP (RFC 9449): sender-constrained tokens. Default off (Bearer only). */
+  dpop?: DpopOptions
 }
 
 /** The claims of a verified access token. */
@@ -131,7 +134,7 @@ export interface IssuerStatus {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: verifies the bearer token and sets `request.claims`. */
+    /** onRequest hook: verifies the access token (Bearer, or DPoP with its proof) and sets `request.claims`. */
     authenticate: onRequestHookHandler
     /**
      * onRequest hook for optional authentication: a request without an Authorization

@@ -1,5 +1,25 @@
 import { channel, type Channel } from 'node:diagnostics_channel'
+import type { ProofRejection } from '../dpop/proof.js'
 import { Rejections, type Rejection } from '../token/rejections.js'
+
+// The reasons of refused DPoP proofs, `dpop_` and the proof's rejection: every one, checked by the type.
+const DPOP_PROOF_REASONS = {
+  dpop_missing: true,
+  dpop_multiple: true,
+  dpop_malformed: true,
+  dpop_type: true,
+  dpop_algorithm: true,
+  dpop_privateKey: true,
+  dpop_signature: true,
+  dpop_claims: true,
+  dpop_method: true,
+  dpop_url: true,
+  dpop_stale: true,
+  dpop_future: true,
+  dpop_accessTokenHash: true,
+  dpop_keyBinding: true,
+  dpop_replayed: true
+} as const satisfies Record<`dpop_${ProofRejection}`, true>
 
 /**
  * What the plugin publishes through Node's `diagnostics_channel`, as undici and
@@ -46,7 +66,14 @@ export const AUTH_REASONS = [
   'invalid_request',
   'keys_unavailable',
   'introspection_unavailable',
-  'insufficient_scope'
+  'insufficient_scope',
+  ...Object.keys(DPOP_PROOF_REASONS) as Array<keyof typeof DPOP_PROOF_REASONS>,
+  'dpop_nonce',
+  'dpop_required',
+  'dpop_bound',
+  'not_dpop_bound',
+  'dpop_replay_cache_full',
+  'dpop_replay_cache_unavailable'
 ] as const
 
 export type AuthReason = typeof AUTH_REASONS[number]

@@ -1,9 +1,9 @@
 /**
- * RFC 6750 §3 errors. Each carries its status, code and WWW-Authenticate header,
+ * RFC 6750 §3 errors (RFC 9449's own are in dpop-errors.ts). Each carries its status, code and WWW-Authenticate header,
  * so any error handler (Fastify's default included) answers correctly.
  */
 
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'use_dpop_nonce'
 
 export abstract class AuthError extends Error {
   abstract readonly statusCode: number

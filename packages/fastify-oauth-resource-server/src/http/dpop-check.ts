@@ -1,0 +1,102 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { channels, type DpopReplayMessage } from '../diagnostics/channels.js'
+import { resolveDpopOptions, DPOP_MODES } from '../dpop/options.js'
+import { createProofVerifier, normalizeHtu } from '../dpop/proof.js'
+import type { DpopMode, DpopOptions } from '../dpop/types.js'
+import type { AccessTokenClaims } from '../types.js'
+import type { Credential } from './credentials.js'
+import { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, UseDpopNonceError, createChallengeFitter } from './dpop-errors.js'
+import { InvalidTokenError, type AuthError } from './errors.js'
+
+// Seconds a client should wait after the replay cache could not answer.
+const RETRY_AFTER = 1
+const REPLAY: DpopReplayMessage = Object.freeze({ reason: 'replay' })
+
+/**
+ * The DPoP step of `authenticate`: each route's mode (the plugin's, or the route's
+ * `config.dpop`), and after the access token verified, the binding between the two:
+ * a bound token (`cnf.jkt`) only with its proof, the proof checked on every request
+ * (the token cache holds claims, never a proof's verdict).
+ */
+export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | undefined, realm: string) {
+  const options = resolveDpopOptions(opts)
+  const { origins, nonce } = options
+  const verifyProof = origins === undefined ? undefined : createProofVerifier(options)
+  const { algs, fit } = createChallengeFitter(realm, options.algorithms)
+  let routesOverride = false
+
+  fastify.addHook('onRoute', route => {
+    const mode = (route.config as { dpop?: unknown } | undefined)?.dpop
+    if (mode === undefined) return
+    if (!DPOP_MODES.includes(mode as DpopMode)) {
+      throw new Error(`auth plugin: route ${route.method} ${route.url} has config.dpop ${JSON.stringify(mode)}; use one of ${DPOP_MODES.join(', ')}`)
+    }
+    if (mode !== 'off' && origins === undefined) {
+      throw new Error(`auth plugin: route ${route.method} ${route.url} accepts DPoP but the plugin has no dpop.origin`)
+    }
+    routesOverride = true
+  })
+
+  /** The htu values a proof for this request may name. */
+  function urlsOf (request: FastifyRequest): string[] {
+    const query = request.url.indexOf('?')
+    const path = query === -1 ? request.url : request.url.slice(0, query)
+    // An absolute-form request target (GET http://host/…) names its own host: never trusted.
+    if (!path.startsWith('/')) return []
+    const bases = origins === 'forwarded' ? [`${request.protocol}://${request.host}`] : origins ?? []
+    const urls: string[] = []
+    for (const base of bases) {
+      const url = normalizeHtu(base + path)
+      if (url !== undefined) urls.push(url)
+    }
+    return urls
+  }
+
+  return {
+    mode: options.mode,
+    metadata: { algorithms: options.algorithms, enabled: options.mode !== 'off', required: options.mode === 'required' },
+
+    modeOf (request: FastifyRequest): DpopMode {
+      return routesOverride ? request.routeOptions.config.dpop ?? options.mode : options.mode
+    },
+
+    fit,
+
+    required: () => new DpopRequiredError(realm, algs),
+
+    /** Settles with null when the credential may be used with these claims, else with the error to answer. */
+    check (request: FastifyRequest, reply: FastifyReply, credential: Credential, claims: AccessTokenClaims, settle: (error: AuthError | null) => void): void {
+      const cnf = claims.cnf as { jkt?: unknown } | undefined
+      const jkt = cnf?.jkt
+      if (credential.scheme === 'Bearer') {
+        // RFC 9449 §7.2: a bound token is not a bearer token, whoever holds it.
+        if (jkt !== undefined) return settle(new InvalidTokenError(realm, 'The access token is DPoP-bound: send it with the DPoP scheme and a proof', 'dpop_bound'))
+        return settle(null)
+      }
+      if (typeof jkt !== 'string') return settle(new InvalidTokenError(realm, 'The access token is not DPoP-bound', 'not_dpop_bound'))
+      if (credential.proofCount === 0 || credential.proof === undefined) {
+        return settle(new InvalidDpopProofError(realm, algs, credential.proofCount > 1 ? 'multiple' : 'missing'))
+      }
+      if (credential.proofCount > 1) return settle(new InvalidDpopProofError(realm, algs, 'multiple'))
+      ;(verifyProof as NonNullable<typeof verifyProof>)(credential.proof, {
+        method: request.method,
+        urls: urlsOf(request),
+        accessToken: credential.token,
+        jkt
+      }).then(verdict => {
+        switch (verdict) {
+          case 'valid':
+            if (nonce !== undefined) reply.header('dpop-nonce', nonce.current())
+            return settle(null)
+          case 'useNonce': return settle(new UseDpopNonceError(realm, algs, (nonce as NonNullable<typeof nonce>).current()))
+          case 'full': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, true))
+          case 'unavailable': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, false))
+          case 'replayed':
+            if (channels.dpopReplay.hasSubscribers) channels.dpopReplay.publish(REPLAY)
+            return settle(new InvalidDpopProofError(realm, algs, verdict))
+          default: return settle(new InvalidDpopProofError(realm, algs, verdict))
+        }
+      }, () => settle(new ReplayCacheUnavailableError(RETRY_AFTER, false)))
+    }
+  }
+}

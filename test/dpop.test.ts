@@ -1,0 +1,128 @@
+import t, { type Test } from 'tap'
+import { Messages } from '../routes/messages.js'
+import { ath, createHolder, dpop, makeProof } from '../packages/fastify-oauth-resource-server/test/dpop/holder.js'
+import { startRedis } from './fixtures/redis.js'
+import { bearer, build, envFor, idpFor } from './helper.js'
+
+// inject's requests name host localhost:80; PUBLIC_URL tells the app the origin clients call.
+const PUBLIC_URL = 'http://localhost'
+const PROTECTED = `${PUBLIC_URL}/api/messages/protected`
+
+async function setup (t: Test, extra: Record<string, string> = {}) {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp, { PUBLIC_URL, ...extra }))
+  const holder = await createHolder()
+  const token = idp.sign({ cnf: { jkt: holder.jkt } })
+  const call = async (proof?: string) => app.inject({ url: '/api/messages/protected', headers: dpop(token, proof ?? await makeProof(holder, { htu: PROTECTED, token })) })
+  return { idp, app, holder, token, call }
+}
+
+t.test('by default (DPOP=allowed) a DPoP-bound token with its proof and a plain bearer token both reach /api/messages/protected', async t => {
+  const { idp, app, call } = await setup(t)
+  const res = await call()
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { message: Messages.protected })
+  t.equal((await app.inject({ url: '/api/messages/protected', headers: bearer(idp.sign()) })).statusCode, 200)
+  const missing = await app.inject('/api/messages/protected')
+  t.match(missing.headers['www-authenticate'], /^Bearer realm="api", resource_metadata="[^"]+", DPoP realm="api", algs="ES256 EdDSA Ed25519 RS256 PS256"$/)
+})
+
+t.test('a DPoP refusal has the API\'s JSON body: message, error, error_description', async t => {
+  const { call, holder, token } = await setup(t)
+  const proof = await makeProof(holder, { htu: PROTECTED, token })
+  t.equal((await call(proof)).statusCode, 200)
+  const replay = await call(proof)
+  t.equal(replay.statusCode, 401)
+  t.same(replay.json(), { message: 'The DPoP proof was already used', error: 'invalid_dpop_proof', error_description: 'The DPoP proof was already used' })
+})
+
+t.test('DPOP=required refuses a bearer token; DPOP=off refuses the DPoP scheme', async t => {
+  const required = await setup(t, { DPOP: 'required' })
+  const res = await required.app.inject({ url: '/api/messages/protected', headers: bearer(required.idp.sign()) })
+  t.equal(res.statusCode, 401)
+  t.match(res.headers['www-authenticate'], /^DPoP realm="api", algs="[^"]+"/)
+  t.equal((await required.call()).statusCode, 200)
+
+  const off = await setup(t, { DPOP: 'off' })
+  t.equal((await off.call()).statusCode, 401)
+  t.equal((await off.app.inject({ url: '/api/messages/protected', headers: bearer(off.idp.sign()) })).statusCode, 200)
+})
+
+t.test('DPOP_NONCE=on asks for a server nonce first', async t => {
+  const { call, holder, token } = await setup(t, { DPOP_NONCE: 'on' })
+  const first = await call()
+  t.equal(first.statusCode, 401)
+  t.match(first.json(), { error: 'use_dpop_nonce' })
+  const nonce = first.headers['dpop-nonce'] as string
+  t.equal((await call(await makeProof(holder, { htu: PROTECTED, token, claims: { nonce } }))).statusCode, 200)
+})
+
+t.test('without PUBLIC_URL the origin is the one the server listens on, never the Host header', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp, { PORT: '6060' }))
+  const holder = await createHolder()
+  const token = idp.sign({ cnf: { jkt: holder.jkt } })
+  const forged = await app.inject({ url: '/api/messages/protected', headers: { host: 'evil.example', ...dpop(token, await makeProof(holder, { htu: 'http://evil.example/api/messages/protected', token })) } })
+  t.equal(forged.statusCode, 401)
+  const local = await app.inject({ url: '/api/messages/protected', headers: { host: 'localhost:6060', ...dpop(token, await makeProof(holder, { htu: 'http://localhost:6060/api/messages/protected', token })) } })
+  t.equal(local.statusCode, 200)
+})
+
+t.test('RFC 9728 metadata and the OpenAPI document announce DPoP', async t => {
+  const { app } = await setup(t, { DPOP: 'required' })
+  const metadata = (await app.inject('/.well-known/oauth-protected-resource')).json()
+  t.match(metadata, { dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'], dpop_bound_access_tokens_required: true })
+  const openapi = (await app.inject('/docs/json')).json()
+  t.match(openapi.components.securitySchemes.dpopAuth, { type: 'http', scheme: 'dpop' })
+  t.same(openapi.paths['/api/messages/protected'].get.security, [{ bearerAuth: [] }, { dpopAuth: [] }])
+})
+
+t.test('bad DPoP settings stop start-up naming the variable', async t => {
+  const idp = await idpFor(t)
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ DPOP: 'sometimes' }, /^DPOP must be equal to one of the allowed values/],
+    [{ DPOP_NONCE: 'yes' }, /^DPOP_NONCE must be equal to one of the allowed values/],
+    [{ REDIS_URL: 'http://127.0.0.1:6379' }, /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ REDIS_URL: 'redis://:hunter2@' }, /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL[^2]*$/],
+    [{ PUBLIC_URL: 'https://api.example.com/v1' }, /^PUBLIC_URL must be an origin/]
+  ]
+  for (const [env, message] of cases) {
+    await t.rejects(build(t, envFor(idp, env)), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
+})
+
+t.test('with REDIS_URL the replay cache is Redis: a proof is accepted once, and a killed Redis means 503 with Retry-After until it is back', async t => {
+  const redis = await startRedis(t)
+  const { call, holder, token } = await setup(t, { REDIS_URL: redis.url })
+  const proof = await makeProof(holder, { htu: PROTECTED, token })
+  t.equal((await call(proof)).statusCode, 200)
+  t.equal((await call(proof)).statusCode, 401, 'replayed')
+
+  await redis.kill()
+  const down = await call()
+  t.equal(down.statusCode, 503)
+  t.equal(down.headers['retry-after'], '1')
+  t.same(down.json(), { message: 'DPoP proofs cannot be checked right now; try again later' })
+
+  await redis.restart()
+  // ioredis reconnects on its own (backoff up to 2 s); meanwhile every answer is a 503, never a 500.
+  let status = 0
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = (await call()).statusCode
+    if (status !== 200) {
+      t.equal(status, 503, 'while reconnecting')
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+  t.equal(status, 200, 'recovered')
+  const again = await makeProof(holder, { htu: PROTECTED, token, claims: { ath: ath(token) } })
+  t.equal((await call(again)).statusCode, 200)
+  t.equal((await call(again)).statusCode, 401, 'replays refused again')
+})
+
+t.test('with REDIS_URL, the server still closes cleanly while Redis is down', async t => {
+  const redis = await startRedis(t)
+  const { app } = await setup(t, { REDIS_URL: redis.url })
+  await redis.kill()
+  await t.resolves(app.close())
+})
