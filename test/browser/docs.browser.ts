@@ -55,16 +55,7 @@ t.test('in a real browser, the docs page signs in on the local issuer and calls 
     await section.locator('#client_id_authorizationCode').waitFor()
     t.equal(await section.locator('#client_secret_authorizationCode').count(), 1, 'Swagger UI renders the field')
     t.notOk(await section.locator('#client_secret_authorizationCode').isVisible(), 'no client_secret field for the public client')
-    const [popup] = await Promise.all([
-      page.waitForEvent('popup'),
-      section.locator('button.authorize').click()
-    ])
-    await popup.fill('#username', 'admin')
-    await popup.fill('#password', password)
-    await popup.click('button[type=submit]')
-    await popup.click('button[type=submit]')
-    await page.getByText('Authorized', { exact: true }).waitFor()
-    await page.click('button.btn-done')
+    await signInOnDocs(page, 'admin', password)
     t.match(await tryAdminRoute(page), Messages.admin)
   } finally {
     if (process.env.BROWSER_SCREENSHOT) await page.screenshot({ path: process.env.BROWSER_SCREENSHOT.replace(/\.png$/, '-oauth.png'), fullPage: true })
@@ -83,18 +74,23 @@ t.test('in a real browser, a user added with npm run issuer signs in on the docs
   const page = await browser.newPage()
   await page.goto(`http://127.0.0.1:${port}/docs`)
   await page.click('button.authorize')
+  await signInOnDocs(page, 'alice', password)
+  t.match(await tryAdminRoute(page), Messages.admin)
+})
+
+/** In the open Authorize dialog: signs in on the local issuer's popup, consents, and closes the dialog. */
+async function signInOnDocs (page: Page, username: string, password: string): Promise<void> {
   const [popup] = await Promise.all([
     page.waitForEvent('popup'),
     page.locator('.auth-container:has-text("localIssuer")').locator('button.authorize').click()
   ])
-  await popup.fill('#username', 'alice')
+  await popup.fill('#username', username)
   await popup.fill('#password', password)
   await popup.click('button[type=submit]')
   await popup.click('button[type=submit]')
   await page.getByText('Authorized', { exact: true }).waitFor()
   await page.click('button.btn-done')
-  t.match(await tryAdminRoute(page), Messages.admin)
-})
+}
 
 /** "Try it out" on GET /api/messages/admin; the response body Swagger UI shows. */
 async function tryAdminRoute (page: Page): Promise<string | null> {
