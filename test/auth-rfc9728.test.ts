@@ -16,7 +16,7 @@ t.test('the metadata document names the resource, its issuer, scopes, bearer met
     scopes_supported: ['read:admin-messages'],
     bearer_methods_supported: ['header'],
     resource_signing_alg_values_supported: ['RS256'],
-    dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'],
+    dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
     dpop_bound_access_tokens_required: false
   })
 })

@@ -33,7 +33,7 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 export const RESOURCE_METADATA = 'resource_metadata="http://localhost:80/.well-known/oauth-protected-resource"'
 
 /** The DPoP challenge every 401 also carries under the default DPOP=allowed (RFC 9449 §7.1). */
-export const DPOP_CHALLENGE = 'DPoP realm="api", algs="ES256 EdDSA Ed25519 RS256 PS256"'
+export const DPOP_CHALLENGE = 'DPoP realm="api", algs="ES256 EdDSA RS256 PS256"'
 
 /**
  * The compiled file of an entry point (`'server'`, `'scripts/token'`) for a child process:

@@ -17,7 +17,7 @@ export interface ResolvedDpopOptions {
   nonce: NonceSource | undefined
 }
 
-const DEFAULT_ALGORITHMS: DpopAlgorithm[] = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']
+const DEFAULT_ALGORITHMS: DpopAlgorithm[] = ['ES256', 'EdDSA', 'RS256', 'PS256']
 
 /** Checks the `dpop` options and fills in defaults; throws naming the bad option. */
 export function resolveDpopOptions (options: DpopOptions | undefined): ResolvedDpopOptions {

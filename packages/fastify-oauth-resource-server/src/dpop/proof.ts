@@ -1,5 +1,6 @@
-import { hash } from 'node:crypto'
-import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type CryptoKey, type FlattenedJWSInput, type JWK, type JWSHeaderParameters } from 'jose'
+import { createPublicKey, hash, type JsonWebKey } from 'node:crypto'
+import { createDecoder, createVerifier } from 'fast-jwt'
+import { calculateJwkThumbprint, type JWK } from 'jose'
 import type { ResolvedDpopOptions } from './options.js'
 import type { ReplayVerdict } from './replay-cache.js'
 
@@ -50,17 +51,22 @@ const MAX_JTI_LENGTH = 256
 const MAX_KEYS = 1_000
 
 interface ProofKey {
-  key: CryptoKey
+  /** Verifies a proof's signature (and typ, crit, required claims) under this key and alg. */
+  verify: (proof: string) => { payload: Record<string, unknown> }
   /** Its RFC 7638 thumbprint. */
   jkt: Promise<string>
 }
 
 const REJECTION_BY_CODE: Record<string, ProofRejection> = {
-  ERR_JOSE_ALG_NOT_ALLOWED: 'algorithm',
-  ERR_JOSE_NOT_SUPPORTED: 'algorithm',
-  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'signature',
-  ERR_JWT_EXPIRED: 'stale'
+  FAST_JWT_INVALID_ALGORITHM: 'algorithm',
+  FAST_JWT_INVALID_SIGNATURE: 'signature',
+  FAST_JWT_MISSING_SIGNATURE: 'signature',
+  FAST_JWT_INVALID_TYPE: 'type',
+  FAST_JWT_MISSING_REQUIRED_CLAIM: 'claims',
+  FAST_JWT_INVALID_CLAIM_TYPE: 'claims'
 }
+
+const decodeHeader = createDecoder({ complete: true }) as unknown as (token: string) => { header: Record<string, unknown> }
 
 /** An http(s) URL as `scheme://host[:port]/path`, lowercase scheme and host, no default port, query or fragment (RFC 9449 §4.3, RFC 3986 §6). */
 export function normalizeHtu (value: string): string | undefined {
@@ -75,23 +81,25 @@ export function normalizeHtu (value: string): string | undefined {
 }
 
 /**
- * The embedded jwk as jose imports it (EmbeddedJWK: a public key, fit for the alg),
- * refused first when it carries private members (jose would refuse some; the reason is
- * ours). Imported keys and their thumbprints are remembered by alg and exact jwk, so a
- * client's next proofs skip the import; the signature is still checked on every proof.
+ * The embedded jwk as node:crypto imports it, refused first when it carries private
+ * members. Each key and alg gets one fast-jwt verifier (node:crypto's synchronous
+ * verify, with fast-jwt's checks of alg against the key, crit and typ), remembered
+ * with the key's thumbprint by alg and exact jwk, so a client's next proofs skip the
+ * import; the signature is still checked on every proof.
  */
-function createKeyImporter () {
+function createKeyImporter (requiredClaims: string[]) {
   const keys = new Map<string, ProofKey>()
-  return async function importProofKey (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ProofKey> {
-    const jwk = header.jwk as Record<string, unknown> | undefined
-    if (jwk !== null && typeof jwk === 'object' && PRIVATE_MEMBERS.some(member => Object.hasOwn(jwk, member))) {
-      throw PRIVATE_KEY
-    }
-    const id = `${String(header.alg)}.${JSON.stringify(jwk)}`
+  return function importProofKey (alg: string, jwk: Record<string, unknown>): ProofKey {
+    if (PRIVATE_MEMBERS.some(member => Object.hasOwn(jwk, member))) throw PRIVATE_KEY
+    const id = `${alg}.${JSON.stringify(jwk)}`
     let known = keys.get(id)
     if (known === undefined) {
-      const key = await EmbeddedJWK(header, token)
-      known = { key, jkt: calculateJwkThumbprint(jwk as JWK, 'sha256') }
+      // Throws on anything that is not a public key node:crypto can use: a malformed proof.
+      const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+      if (key.type !== 'public') throw PRIVATE_KEY
+      const pem = key.export({ type: 'spki', format: 'pem' }) as string
+      const verify = createVerifier({ key: pem, algorithms: [alg as 'ES256'], checkTyp: 'dpop+jwt', requiredClaims, complete: true, cache: false })
+      known = { verify: verify as unknown as ProofKey['verify'], jkt: calculateJwkThumbprint(jwk as JWK, 'sha256') }
       known.jkt.catch(() => {})
       if (keys.size >= MAX_KEYS) keys.clear()
       keys.set(id, known)
@@ -109,23 +117,28 @@ function createKeyImporter () {
  */
 export function createProofVerifier (options: ResolvedDpopOptions) {
   const { algorithms, maxAge, clockTolerance, replayCache, nonce } = options
-  const verifyOptions = { typ: 'dpop+jwt', algorithms, requiredClaims: ['jti', 'htm', 'htu', 'iat'] }
-  const importProofKey = createKeyImporter()
+  const importProofKey = createKeyImporter(['jti', 'htm', 'htu', 'iat'])
+  const allowed = new Set<string>(algorithms)
 
   return async function verifyProof (proof: string, context: ProofContext): Promise<ProofVerdict> {
     let payload: Record<string, unknown>
-    let proofKey: ProofKey | undefined
+    let proofKey: ProofKey
+    // A rejected proof is expected input, not a bug: its errors carry no stack.
+    const stackTraceLimit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     try {
-      const verified = await jwtVerify(proof, async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
-        proofKey = await importProofKey(header, token)
-        return proofKey.key
-      }, verifyOptions)
-      payload = verified.payload
+      const { header } = decodeHeader(proof)
+      const { alg, typ, jwk } = header
+      if (typeof typ !== 'string' || typ.toLowerCase().replace(/^application\//, '') !== 'dpop+jwt') return 'type'
+      if (typeof alg !== 'string' || !allowed.has(alg)) return 'algorithm'
+      if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return 'malformed'
+      proofKey = importProofKey(alg, jwk as Record<string, unknown>)
+      payload = proofKey.verify(proof).payload
     } catch (error) {
       if (error === PRIVATE_KEY) return 'privateKey'
-      const { code, claim } = error as { code?: string, claim?: string }
-      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return claim === 'typ' ? 'type' : 'claims'
-      return REJECTION_BY_CODE[code ?? ''] ?? 'malformed'
+      return REJECTION_BY_CODE[String((error as { code?: unknown } | null)?.code)] ?? 'malformed'
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit
     }
 
     const { jti, htm, htu, iat, ath } = payload
@@ -140,7 +153,7 @@ export function createProofVerifier (options: ResolvedDpopOptions) {
     const acceptedUntil = iat * 1000 + maxAge + clockTolerance
     if (acceptedUntil < now) return 'stale'
     if (ath !== hash('sha256', context.accessToken, 'base64url')) return 'accessTokenHash'
-    const jkt = await (proofKey as ProofKey).jkt
+    const jkt = await proofKey.jkt
     if (jkt !== context.jkt) return 'keyBinding'
     if (nonce !== undefined && !nonce.accepts(payload.nonce)) return 'useNonce'
 

@@ -2,7 +2,7 @@ import type { Seconds } from '../types.js'
 import type { ReplayCache } from './replay-cache.js'
 
 /** Asymmetric JWS algorithms a DPoP proof may use: never `none` or HMAC. */
-export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const
+export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const
 
 export type DpopAlgorithm = typeof DPOP_ALGORITHMS[number]
 
@@ -32,7 +32,7 @@ export interface DpopOptions {
    * from the client's own Host header). Required unless mode is off.
    */
   origin?: string | string[] | 'forwarded'
-  /** Accepted proof algorithms. Default `['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']`. */
+  /** Accepted proof algorithms. Default `['ES256', 'EdDSA', 'RS256', 'PS256']`. */
   algorithms?: DpopAlgorithm[]
   /** How long after its `iat` a proof is accepted, in seconds (1 to 600). Default 60. */
   maxAge?: Seconds
