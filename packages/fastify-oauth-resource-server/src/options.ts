@@ -65,6 +65,13 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     return checked * 1000
   }
 
+  // An optional https URL (http only on loopback), as its href.
+  const optionalUrl = (option: string, value: string | undefined): string | undefined => {
+    if (value === undefined) return undefined
+    const parsed = parseProviderUrl(value)
+    return typeof parsed === 'string' ? fail(option, parsed) : parsed.href
+  }
+
   const resolveIssuer = (given: IssuerOptions, at: string): ResolvedIssuer => {
     const issuer = typeof given.issuer === 'string' ? parseProviderUrl(given.issuer) : 'is required'
     if (typeof issuer === 'string') fail(`${at}issuer`, issuer)
@@ -74,12 +81,7 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
       fail(`${at}audience`, 'is required: the API identifier (a non-empty string or array of strings)')
     }
 
-    let jwksUri: string | undefined
-    if (given.jwksUri !== undefined) {
-      const parsed = parseProviderUrl(given.jwksUri)
-      if (typeof parsed === 'string') fail(`${at}jwksUri`, parsed)
-      else jwksUri = parsed.href
-    }
+    const jwksUri = optionalUrl(`${at}jwksUri`, given.jwksUri)
 
     const algorithms = given.algorithms ?? ['RS256']
     if (!Array.isArray(algorithms) || algorithms.length === 0) fail(`${at}algorithms`, 'must be a non-empty array')
@@ -103,12 +105,8 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
       fail(`${at}clientAuthMethod`, 'must be client_secret_basic or client_secret_post')
     }
-    let endpoint: string | undefined
-    if (given.endpoint !== undefined) {
-      const parsed = parseProviderUrl(given.endpoint)
-      if (typeof parsed === 'string') fail(`${at}endpoint`, parsed)
-      else endpoint = parsed.href
-    } else if (noDiscovery) {
+    const endpoint = optionalUrl(`${at}endpoint`, given.endpoint)
+    if (endpoint === undefined && noDiscovery) {
       fail(`${at}endpoint`, 'is required with jwksUri: without discovery there is no introspection_endpoint to find')
     }
     const count = (option: keyof IntrospectionOptions, fallback: number, min: number) =>
