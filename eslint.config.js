@@ -1,3 +1,3 @@
 import neostandard from 'neostandard'
 
-export default neostandard({ ts: true, ignores: ['dist', '**/dist', 'coverage', '.tap', '**/.readme'] })
+export default neostandard({ ts: true, ignores: ['dist', '**/dist', 'dist-test', 'coverage', '.tap', '**/.readme'] })

@@ -1,7 +1,7 @@
-import { existsSync, statSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { createTestIssuer, type TestIssuer, type KeyPair } from 'fastify-oauth-resource-server/testing'
+import type { TestIssuer } from 'fastify-oauth-resource-server/testing'
 import type { Test } from 'tap'
 import app, { type AppOptions } from '../app.js'
 
@@ -16,12 +16,8 @@ export async function build (t: Test, env: Env, options: Omit<AppOptions, 'env'>
   return server
 }
 
-/** A loopback identity provider, closed when the test ends. */
-export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string } = {}): Promise<TestIssuer> {
-  const idp = await createTestIssuer(options)
-  t.teardown(() => idp.close())
-  return idp
-}
+/** A loopback identity provider, closed when the test ends; the package's tests' own, which reuses closed issuers' keys. */
+export { idpFor } from '../packages/fastify-oauth-resource-server/test/helper.js'
 
 export function envFor (idp: TestIssuer, extra: Env = {}): Env {
   return { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, ...extra }
@@ -36,15 +32,16 @@ export const RESOURCE_METADATA = 'resource_metadata="http://localhost:80/.well-k
 export const DPOP_CHALLENGE = 'DPoP realm="api", algs="ES256 EdDSA RS256 PS256"'
 
 /**
- * The compiled file of an entry point (`'server'`, `'scripts/token'`) for a child process:
- * `npm test` builds first, so a child starts in a fraction of a second instead of
- * compiling TypeScript again. A missing or older build is an error saying what to run.
+ * The compiled file of an entry point (`'server'`, `'scripts/token'`) for a child process.
+ * The tests themselves run compiled (`npm test` compiles the sources and the tests to
+ * dist-test/ first), so the entry point is the file beside this one's folder: a child
+ * starts in a fraction of a second instead of compiling TypeScript again.
  */
 export function compiled (entry: string): string {
-  const file = fileURLToPath(new URL(`../dist/${entry}.js`, import.meta.url))
-  const source = fileURLToPath(new URL(`../${entry}.ts`, import.meta.url))
-  if (!existsSync(file) || statSync(file).mtimeMs < statSync(source).mtimeMs) {
-    throw new Error(`dist/${entry}.js is missing or older than ${entry}.ts: run npm run build (npm test does)`)
-  }
+  const file = fileURLToPath(new URL(`../${entry}.js`, import.meta.url))
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm test, which compiles the sources and tests to dist-test/`)
   return file
 }
+
+/** A file of the repository (README.md, .env.example), from the compiled tests in dist-test/test/. */
+export const repositoryFile = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url))

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { Messages } from '../routes/messages.js'
 import { authorize, tokenRequest } from './fixtures/local-login.js'
-import { bearer } from './helper.js'
+import { bearer, repositoryFile } from './helper.js'
 import { buildLocal } from './local-issuer/build-local.js'
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+const README = readFileSync(repositoryFile('README.md'), 'utf8')
 
 t.test('the README\'s authorization URL signs a user in on the local issuer, and its PKCE verifier redeems the code', async t => {
   const line = README.split('\n').find(text => text.startsWith('http://127.0.0.1:6061/authorize?'))

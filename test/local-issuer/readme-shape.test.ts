@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { Messages } from '../../routes/messages.js'
 import { authorize, tokenRequest } from '../fixtures/local-login.js'
+import { repositoryFile } from '../helper.js'
 import { buildLocal, REDIRECT_URI } from './build-local.js'
 import { issuer, printedSecret } from './issuer-command.js'
 
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+const README = readFileSync(repositoryFile('README.md'), 'utf8')
 const section = README.slice(README.indexOf('### Shape the local issuer'))
 
 /** The README's `npm run issuer -- …` command that starts with these words (in a code block or inline), as arguments. */

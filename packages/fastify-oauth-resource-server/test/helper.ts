@@ -1,12 +1,22 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import auth, { type AuthOptions } from '../src/index.js'
-import { createTestIssuer, type TestIssuer, type KeyPair } from '../src/testing/index.js'
+import { createKeyPair, createTestIssuer, type TestIssuer, type KeyPair } from '../src/testing/index.js'
+
+// An RSA key costs about 100 ms of CPU to generate, and the suite starts hundreds of
+// issuers. An issuer started without keys of its own gets the key of one already
+// closed in this process, never of one still open: issuers that meet in one test
+// (two issuers, an attacker's) always hold different keys.
+const closedIssuerKeys: KeyPair[] = []
 
 /** A loopback identity provider, closed when the test ends. */
 export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string } = {}): Promise<TestIssuer> {
-  const idp = await createTestIssuer(options)
-  t.teardown(() => idp.close())
+  const leased = options.keys === undefined ? closedIssuerKeys.pop() ?? createKeyPair('key-1') : undefined
+  const idp = await createTestIssuer(leased === undefined ? options : { ...options, keys: [leased] })
+  t.teardown(async () => {
+    await idp.close()
+    if (leased !== undefined) closedIssuerKeys.push(leased)
+  })
   return idp
 }
 

@@ -3,15 +3,20 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
+import ts from 'typescript'
 
 // The README's test snippets, run as a user would run them: each written out as it is
-// in the README, next to this package so that its name and `tap` resolve, then run by node.
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+// in the README, next to this package so that its name and `tap` resolve, stripped of
+// its types by TypeScript (scripts/check-package.sh type-checks them as a user's app
+// would), then run by node. This file runs compiled, from dist-test/packages/<name>/test/.
+const packageFolder = new URL('../../../../packages/fastify-oauth-resource-server/', import.meta.url)
+const README = readFileSync(new URL('README.md', packageFolder), 'utf8')
 const SNIPPET = /<!-- readme-test: ([\w.-]+\.ts) -->\n```ts\n([\s\S]*?)\n```\n/g
 const snippets = [...README.matchAll(SNIPPET)].map(([, name, code]) => ({ name: name as string, code: code as string }))
-const folder = fileURLToPath(new URL('./.readme/', import.meta.url))
-// The TypeScript loader tap runs this file with, and its settings.
-const loaderEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('TS_NODE_')))
+const folder = fileURLToPath(new URL('test/.readme/', packageFolder))
+const javaScript = (code: string) => ts.transpileModule(code, {
+  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true }
+}).outputText
 
 // Each snippet is a node process of its own: run them side by side.
 t.jobs = snippets.length
@@ -25,10 +30,10 @@ t.test('the README has its three test snippets: optional authentication, tap and
 
 for (const { name, code } of snippets) {
   t.test(`README snippet ${name} runs and passes as written`, async t => {
-    const file = `${folder}${name}`
-    writeFileSync(file, code)
-    const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, file], {
-      env: { PATH: process.env.PATH ?? '', ...loaderEnv },
+    const file = `${folder}${name.replace(/\.ts$/, '.mjs')}`
+    writeFileSync(file, javaScript(code))
+    const { stdout } = await promisify(execFile)(process.execPath, [file], {
+      env: { PATH: process.env.PATH ?? '' },
       timeout: 30_000
     })
     // tap's own output, or node:test's (TAP or spec, whichever this Node prints by default).
