@@ -13,6 +13,9 @@ import { bearer, build, compiled } from './helper.js'
 const SCRIPT = compiled('scripts/token')
 const SERVER = compiled('server')
 
+// Each test has a data folder of its own, and mostly waits on child processes: side by side.
+t.jobs = 5
+
 async function token (dataDir: string, args: string[] = []) {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], {
