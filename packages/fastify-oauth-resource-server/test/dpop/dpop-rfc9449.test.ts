@@ -5,7 +5,7 @@ import { exportJWK, SignJWT } from 'jose'
 import t, { type Test } from 'tap'
 import auth, { type AuthOptions, type DpopOptions } from '../../src/index.js'
 import { bearer, buildBare, idpFor } from '../helper.js'
-import { ath, createHolder, dpop, makeProof } from './holder.js'
+import { ath, createHolder, createMirrorHolder, dpop, makeProof } from './holder.js'
 
 // Requests through inject name host localhost:80; the app is told its origin, never reads Host.
 const ORIGIN = 'http://localhost'
@@ -100,6 +100,42 @@ t.test('a proof whose signature is not made by its embedded jwk is refused', asy
   const res = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, signWith: other.privateKey })) })
   t.equal(res.statusCode, 401)
   t.equal(description(res), 'The DPoP proof signature is invalid')
+})
+
+t.test('a proof with the exact header of a key already accepted, signed by another key, is refused', async t => {
+  const { app, holder, token } = await setup(t)
+  const accepted = await makeProof(holder, { htu: ME, token })
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, accepted) })).statusCode, 200)
+  const thief = await createHolder()
+  const forged = await makeProof(holder, { htu: ME, token, signWith: thief.privateKey })
+  t.equal(forged.split('.')[0], accepted.split('.')[0], 'the same header as the accepted proof')
+  const res = await app.inject({ url: '/me', headers: dpop(token, forged) })
+  t.equal(res.statusCode, 401)
+  t.equal(description(res), 'The DPoP proof signature is invalid')
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).statusCode, 200)
+})
+
+t.test('a key with the bound key\'s x and another y, or its kid, is not taken for the bound key', async t => {
+  const { app, idp, holder, token } = await setup(t)
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).statusCode, 200)
+  const mirror = await createMirrorHolder(holder)
+  const own = await app.inject({ url: '/me', headers: dpop(token, await makeProof(mirror, { htu: ME, token })) })
+  t.equal(own.statusCode, 401)
+  t.equal(description(own), 'The DPoP proof key is not the one the access token is bound to')
+  const namingHolder = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, signWith: mirror.privateKey })) })
+  t.equal(namingHolder.statusCode, 401)
+  t.equal(description(namingHolder), 'The DPoP proof signature is invalid')
+  // The mirror is a real key: a token bound to it works with its proofs.
+  const mirrorToken = idp.sign({ sub: 'mallory', cnf: { jkt: mirror.jkt } })
+  t.equal((await app.inject({ url: '/me', headers: dpop(mirrorToken, await makeProof(mirror, { htu: ME, token: mirrorToken })) })).statusCode, 200)
+
+  const kid = 'shared-kid'
+  const kidded = { ...holder, jwk: { ...holder.jwk, kid } }
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(kidded, { htu: ME, token })) })).statusCode, 200)
+  const thief = await createHolder()
+  const sameKid = await app.inject({ url: '/me', headers: dpop(token, await makeProof({ ...thief, jwk: { ...thief.jwk, kid } }, { htu: ME, token })) })
+  t.equal(sameKid.statusCode, 401)
+  t.equal(description(sameKid), 'The DPoP proof key is not the one the access token is bound to')
 })
 
 t.test('a proof without ath, or with the hash of another token, is refused', async t => {
