@@ -135,12 +135,32 @@ export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClai
  * under the embedded public jwk; then htm, htu, iat within the window, ath, the
  * key's RFC 7638 thumbprint against cnf.jkt, the nonce when asked for; and last
  * the jti in the replay cache, so only a proof that passed everything else is remembered.
+ *
+ * The verdict is returned as is when it is known at once (a known key, an in-memory
+ * replay cache: the hot path), and as a promise when the key's thumbprint or the
+ * replay cache's answer is still to come. A promise never rejects.
  */
 export function createProofVerifier (options: ResolvedDpopOptions) {
-  const { algorithms, maxAge, clockTolerance, replayCache, nonce } = options
+  const { algorithms, maxAge, clockTolerance, nonce } = options
+  const replayCache = options.replayCache as NonNullable<typeof options.replayCache>
   const proofKeys = createProofKeyReader(new Set<string>(algorithms), ['jti', 'htm', 'htu', 'iat'])
 
-  return async function verifyProof (proof: string, context: ProofContext): Promise<ProofVerdict> {
+  /** The binding to the token, the nonce and the replay cache, once the key's thumbprint is known. */
+  function bindAndRemember (jkt: string, payload: Record<string, unknown>, context: ProofContext, ttl: number): ProofVerdict | Promise<ProofVerdict> {
+    if (jkt !== context.jkt) return 'keyBinding'
+    if (nonce !== undefined && !nonce.accepts(payload.nonce)) return 'useNonce'
+    // Keyed by the key as well, so no client can burn another's jti.
+    const id = hash('sha256', `${jkt}:${payload.jti as string}`, 'base64url')
+    let seen: ReturnType<typeof replayCache.remember>
+    try {
+      seen = replayCache.remember(id, ttl)
+    } catch {
+      return 'unavailable'
+    }
+    return typeof seen === 'string' ? verdictOf(seen) : Promise.resolve(seen).then(verdictOf, () => 'unavailable' as const)
+  }
+
+  return function verifyProof (proof: string, context: ProofContext): ProofVerdict | Promise<ProofVerdict> {
     let payload: Record<string, unknown>
     let proofKey: ProofKey
     // A rejected proof is expected input, not a bug: its errors carry no stack.
@@ -170,23 +190,17 @@ export function createProofVerifier (options: ResolvedDpopOptions) {
     const acceptedUntil = iat * 1000 + maxAge + clockTolerance
     if (acceptedUntil < now) return 'stale'
     if (ath !== hash('sha256', context.accessToken, 'base64url')) return 'accessTokenHash'
-    const jkt = proofKey.jkt ?? await proofKey.thumbprint
-    if (jkt !== context.jkt) return 'keyBinding'
-    if (nonce !== undefined && !nonce.accepts(payload.nonce)) return 'useNonce'
+    const ttl = Math.max(1, acceptedUntil - now)
+    if (proofKey.jkt !== undefined) return bindAndRemember(proofKey.jkt, payload, context, ttl)
+    return proofKey.thumbprint.then(jkt => bindAndRemember(jkt, payload, context, ttl), () => 'malformed' as const)
+  }
+}
 
-    // Keyed by the key as well, so no client can burn another's jti.
-    const id = hash('sha256', `${jkt}:${jti}`, 'base64url')
-    let seen: ReplayVerdict
-    try {
-      seen = await (replayCache as NonNullable<typeof replayCache>).remember(id, Math.max(1, acceptedUntil - now))
-    } catch {
-      seen = 'unavailable'
-    }
-    switch (seen) {
-      case 'fresh': return 'valid'
-      case 'replayed': return 'replayed'
-      case 'full': return 'full'
-      default: return 'unavailable'
-    }
+function verdictOf (seen: ReplayVerdict): ProofVerdict {
+  switch (seen) {
+    case 'fresh': return 'valid'
+    case 'replayed': return 'replayed'
+    case 'full': return 'full'
+    default: return 'unavailable'
   }
 }

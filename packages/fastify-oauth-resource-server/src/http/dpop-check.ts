@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { channels, type DpopReplayMessage } from '../diagnostics/channels.js'
 import { resolveDpopOptions, DPOP_MODES } from '../dpop/options.js'
-import { createProofVerifier, normalizeHtu } from '../dpop/proof.js'
+import { createProofVerifier, normalizeHtu, type ProofVerdict } from '../dpop/proof.js'
 import type { DpopMode, DpopOptions } from '../dpop/types.js'
 import type { AccessTokenClaims } from '../types.js'
 import type { Credential } from './credentials.js'
@@ -52,6 +52,22 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
     return urls
   }
 
+  /** The proof's verdict as the request's answer. */
+  function answer (verdict: ProofVerdict, reply: FastifyReply, settle: (error: AuthError | null) => void): void {
+    switch (verdict) {
+      case 'valid':
+        if (nonce !== undefined) reply.header('dpop-nonce', nonce.current())
+        return settle(null)
+      case 'useNonce': return settle(new UseDpopNonceError(realm, algs, (nonce as NonNullable<typeof nonce>).current()))
+      case 'full': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, true))
+      case 'unavailable': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, false))
+      case 'replayed':
+        if (channels.dpopReplay.hasSubscribers) channels.dpopReplay.publish(REPLAY)
+        return settle(new InvalidDpopProofError(realm, algs, verdict))
+      default: return settle(new InvalidDpopProofError(realm, algs, verdict))
+    }
+  }
+
   return {
     mode: options.mode,
     metadata: { algorithms: options.algorithms, enabled: options.mode !== 'off', required: options.mode === 'required' },
@@ -78,25 +94,20 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
         return settle(new InvalidDpopProofError(realm, algs, credential.proofCount > 1 ? 'multiple' : 'missing'))
       }
       if (credential.proofCount > 1) return settle(new InvalidDpopProofError(realm, algs, 'multiple'))
-      ;(verifyProof as NonNullable<typeof verifyProof>)(credential.proof, {
-        method: request.method,
-        urls: urlsOf(request),
-        accessToken: credential.token,
-        jkt
-      }).then(verdict => {
-        switch (verdict) {
-          case 'valid':
-            if (nonce !== undefined) reply.header('dpop-nonce', nonce.current())
-            return settle(null)
-          case 'useNonce': return settle(new UseDpopNonceError(realm, algs, (nonce as NonNullable<typeof nonce>).current()))
-          case 'full': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, true))
-          case 'unavailable': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, false))
-          case 'replayed':
-            if (channels.dpopReplay.hasSubscribers) channels.dpopReplay.publish(REPLAY)
-            return settle(new InvalidDpopProofError(realm, algs, verdict))
-          default: return settle(new InvalidDpopProofError(realm, algs, verdict))
-        }
-      }, () => settle(new ReplayCacheUnavailableError(RETRY_AFTER, false)))
+      let verdict: ProofVerdict | Promise<ProofVerdict>
+      try {
+        verdict = (verifyProof as NonNullable<typeof verifyProof>)(credential.proof, {
+          method: request.method,
+          urls: urlsOf(request),
+          accessToken: credential.token,
+          jkt
+        })
+      } catch {
+        verdict = 'unavailable'
+      }
+      // Known at once on the hot path; a promise when the replay cache answers later.
+      if (typeof verdict === 'string') return answer(verdict, reply, settle)
+      verdict.then(settled => answer(settled, reply, settle), () => answer('unavailable', reply, settle))
     }
   }
 }
