@@ -182,8 +182,11 @@ export function createProofVerifier (options: ResolvedDpopOptions) {
     if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH || typeof htm !== 'string' ||
       typeof htu !== 'string' || typeof iat !== 'number' || !Number.isFinite(iat)) return 'claims'
     if (htm !== context.method) return 'method'
-    const url = normalizeHtu(htu)
-    if (url === undefined || !context.urls.includes(url)) return 'url'
+    // Most clients send the normalised URL itself; only another spelling is parsed.
+    if (!context.urls.includes(htu)) {
+      const url = normalizeHtu(htu)
+      if (url === undefined || !context.urls.includes(url)) return 'url'
+    }
     const now = Date.now()
     if (iat * 1000 > now + clockTolerance) return 'future'
     // Accepted until maxAge after iat, with the tolerance for the client's clock.

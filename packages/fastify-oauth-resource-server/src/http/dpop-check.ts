@@ -43,13 +43,17 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
     const path = query === -1 ? request.url : request.url.slice(0, query)
     // An absolute-form request target (GET http://host/…) names its own host: never trusted.
     if (!path.startsWith('/')) return []
-    const bases = origins === 'forwarded' ? [`${request.protocol}://${request.host}`] : origins ?? []
-    const urls: string[] = []
-    for (const base of bases) {
-      const url = normalizeHtu(base + path)
-      if (url !== undefined) urls.push(url)
+    if (origins === 'forwarded') {
+      const url = normalizeHtu(`${request.protocol}://${request.host}${path}`)
+      return url === undefined ? [] : [url]
     }
-    return urls
+    // The configured origins are normalised already, and a path parses alike under each: parsed once.
+    const configured = origins as readonly string[]
+    const first = configured[0] as string
+    const url = normalizeHtu(first + path)
+    if (url === undefined || !url.startsWith(`${first}/`)) return []
+    const pathname = url.slice(first.length)
+    return configured.map(origin => origin + pathname)
   }
 
   /** The proof's verdict as the request's answer. */

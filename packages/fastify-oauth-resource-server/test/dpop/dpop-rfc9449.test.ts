@@ -71,6 +71,22 @@ t.test('htu is compared normalised, without query or fragment (RFC 3986 §6)', a
   }
 })
 
+t.test('with several origins, a proof may name any of them, and no other', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { dpop: { mode: 'allowed', origin: ['https://api.example.com', ORIGIN, 'http://127.0.0.1:8080'] } })
+  const holder = await createHolder()
+  const token = idp.sign({ sub: 'alice', cnf: { jkt: holder.jkt } })
+  for (const htu of ['https://api.example.com/me', ME, 'http://127.0.0.1:8080/me', 'HTTPS://API.example.com:443/me?x=1']) {
+    const res = await app.inject({ url: '/me?page=2', headers: dpop(token, await makeProof(holder, { htu, token })) })
+    t.equal(res.statusCode, 200, htu)
+  }
+  for (const htu of ['https://api.example.org/me', 'http://api.example.com/me', 'http://127.0.0.1:8081/me', 'https://api.example.com/you']) {
+    const res = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu, token })) })
+    t.equal(res.statusCode, 401, htu)
+    t.equal(description(res), 'The DPoP proof htu does not match the request URL', htu)
+  }
+})
+
 t.test('a forged Host header does not make a proof for another host pass: htu is checked against the configured origin', async t => {
   const { app, holder, token } = await setup(t)
   const res = await app.inject({
