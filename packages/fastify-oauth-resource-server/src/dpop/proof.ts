@@ -47,14 +47,17 @@ export interface ProofContext {
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
 const PRIVATE_KEY = Symbol('private key in jwk')
 const MAX_JTI_LENGTH = 256
-// Imported proof keys remembered: a client signs many proofs with one key.
-const MAX_KEYS = 1_000
+// Proof keys remembered: a client signs many proofs with one key, under one header.
+export const MAX_KEYS = 1_000
+// A longer header is checked on every proof, not remembered (a 4,096-bit RSA jwk makes about 1,000 characters, 8,192 bits 1,900).
+const MAX_REMEMBERED_HEADER = 2_048
 
 interface ProofKey {
   /** Verifies a proof's signature (and typ, crit, required claims) under this key and alg. */
   verify: (proof: string) => { payload: Record<string, unknown> }
-  /** Its RFC 7638 thumbprint. */
-  jkt: Promise<string>
+  /** Its RFC 7638 thumbprint, once jose has computed it. */
+  jkt: string | undefined
+  thumbprint: Promise<string>
 }
 
 const REJECTION_BY_CODE: Record<string, ProofRejection> = {
@@ -81,58 +84,92 @@ export function normalizeHtu (value: string): string | undefined {
 }
 
 /**
- * The embedded jwk as node:crypto imports it, refused first when it carries private
- * members. Each key and alg gets one fast-jwt verifier (node:crypto's synchronous
- * verify, with fast-jwt's checks of alg against the key, crit and typ), remembered
- * with the key's thumbprint by alg and exact jwk, so a client's next proofs skip the
- * import; the signature is still checked on every proof.
+ * The key a proof's JOSE header names, or why it is refused: typ dpop+jwt, an
+ * allowed alg, a jwk with no private members that node:crypto imports as a public
+ * key. Each key gets one fast-jwt verifier for its alg (node:crypto's synchronous
+ * verify, with fast-jwt's checks of alg against the key, crit and typ) and its
+ * thumbprint from jose. Both are remembered by the header's exact encoded segment,
+ * which a client's proofs share, so its next proofs skip the header's decoding,
+ * these checks and the import; nothing from the payload is kept, and the signature
+ * is still checked on every proof, by fast-jwt, which decodes the header again.
+ * Throws fast-jwt's errors and PRIVATE_KEY.
  */
-function createKeyImporter (requiredClaims: string[]) {
+export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClaims: string[]) {
   const keys = new Map<string, ProofKey>()
-  return function importProofKey (alg: string, jwk: Record<string, unknown>): ProofKey {
+  return {
+    /** Keys remembered: at most MAX_KEYS. */
+    get size (): number {
+      return keys.size
+    },
+    read
+  }
+
+  function read (proof: string): ProofKey | ProofRejection {
+    const end = proof.indexOf('.')
+    const known = end === -1 ? undefined : keys.get(proof.slice(0, end))
+    if (known !== undefined) return known
+    const { header } = decodeHeader(proof)
+    const { alg, typ, jwk } = header
+    if (typeof typ !== 'string' || typ.toLowerCase().replace(/^application\//, '') !== 'dpop+jwt') return 'type'
+    if (typeof alg !== 'string' || !allowed.has(alg)) return 'algorithm'
+    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return 'malformed'
     if (PRIVATE_MEMBERS.some(member => Object.hasOwn(jwk, member))) throw PRIVATE_KEY
-    const id = `${alg}.${JSON.stringify(jwk)}`
-    let known = keys.get(id)
-    if (known === undefined) {
-      // Throws on anything that is not a public key node:crypto can use: a malformed proof.
-      const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
-      if (key.type !== 'public') throw PRIVATE_KEY
-      const pem = key.export({ type: 'spki', format: 'pem' }) as string
-      const verify = createVerifier({ key: pem, algorithms: [alg as 'ES256'], checkTyp: 'dpop+jwt', requiredClaims, complete: true, cache: false })
-      known = { verify: verify as unknown as ProofKey['verify'], jkt: calculateJwkThumbprint(jwk as JWK, 'sha256') }
-      known.jkt.catch(() => {})
+    // Throws on anything that is not a public key node:crypto can use: a malformed proof.
+    const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+    if (key.type !== 'public') throw PRIVATE_KEY
+    const pem = key.export({ type: 'spki', format: 'pem' }) as string
+    const verify = createVerifier({ key: pem, algorithms: [alg as 'ES256'], checkTyp: 'dpop+jwt', requiredClaims, complete: true, cache: false })
+    const proofKey: ProofKey = { verify: verify as unknown as ProofKey['verify'], jkt: undefined, thumbprint: calculateJwkThumbprint(jwk as JWK, 'sha256') }
+    proofKey.thumbprint.then(jkt => { proofKey.jkt = jkt }, () => {})
+    if (end <= MAX_REMEMBERED_HEADER) {
       if (keys.size >= MAX_KEYS) keys.clear()
-      keys.set(id, known)
+      keys.set(proof.slice(0, end), proofKey)
     }
-    return known
+    return proofKey
   }
 }
 
 /**
  * Checks a DPoP proof against its request and access token as RFC 9449 §4.3 says,
- * with jose for the JWS: typ dpop+jwt, an allowed asymmetric alg, the signature
+ * with fast-jwt for the JWS: typ dpop+jwt, an allowed asymmetric alg, the signature
  * under the embedded public jwk; then htm, htu, iat within the window, ath, the
  * key's RFC 7638 thumbprint against cnf.jkt, the nonce when asked for; and last
  * the jti in the replay cache, so only a proof that passed everything else is remembered.
+ *
+ * The verdict is returned as is when it is known at once (a known key, an in-memory
+ * replay cache: the hot path), and as a promise when the key's thumbprint or the
+ * replay cache's answer is still to come. A promise never rejects.
  */
 export function createProofVerifier (options: ResolvedDpopOptions) {
-  const { algorithms, maxAge, clockTolerance, replayCache, nonce } = options
-  const importProofKey = createKeyImporter(['jti', 'htm', 'htu', 'iat'])
-  const allowed = new Set<string>(algorithms)
+  const { algorithms, maxAge, clockTolerance, nonce } = options
+  const replayCache = options.replayCache as NonNullable<typeof options.replayCache>
+  const proofKeys = createProofKeyReader(new Set<string>(algorithms), ['jti', 'htm', 'htu', 'iat'])
 
-  return async function verifyProof (proof: string, context: ProofContext): Promise<ProofVerdict> {
+  /** The binding to the token, the nonce and the replay cache, once the key's thumbprint is known. */
+  function bindAndRemember (jkt: string, payload: Record<string, unknown>, context: ProofContext, ttl: number): ProofVerdict | Promise<ProofVerdict> {
+    if (jkt !== context.jkt) return 'keyBinding'
+    if (nonce !== undefined && !nonce.accepts(payload.nonce)) return 'useNonce'
+    // Keyed by the key as well, so no client can burn another's jti.
+    const id = hash('sha256', `${jkt}:${payload.jti as string}`, 'base64url')
+    let seen: ReturnType<typeof replayCache.remember>
+    try {
+      seen = replayCache.remember(id, ttl)
+    } catch {
+      return 'unavailable'
+    }
+    return typeof seen === 'string' ? verdictOf(seen) : Promise.resolve(seen).then(verdictOf, () => 'unavailable' as const)
+  }
+
+  return function verifyProof (proof: string, context: ProofContext): ProofVerdict | Promise<ProofVerdict> {
     let payload: Record<string, unknown>
     let proofKey: ProofKey
     // A rejected proof is expected input, not a bug: its errors carry no stack.
     const stackTraceLimit = Error.stackTraceLimit
     Error.stackTraceLimit = 0
     try {
-      const { header } = decodeHeader(proof)
-      const { alg, typ, jwk } = header
-      if (typeof typ !== 'string' || typ.toLowerCase().replace(/^application\//, '') !== 'dpop+jwt') return 'type'
-      if (typeof alg !== 'string' || !allowed.has(alg)) return 'algorithm'
-      if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return 'malformed'
-      proofKey = importProofKey(alg, jwk as Record<string, unknown>)
+      const read = proofKeys.read(proof)
+      if (typeof read === 'string') return read
+      proofKey = read
       payload = proofKey.verify(proof).payload
     } catch (error) {
       if (error === PRIVATE_KEY) return 'privateKey'
@@ -145,31 +182,28 @@ export function createProofVerifier (options: ResolvedDpopOptions) {
     if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH || typeof htm !== 'string' ||
       typeof htu !== 'string' || typeof iat !== 'number' || !Number.isFinite(iat)) return 'claims'
     if (htm !== context.method) return 'method'
-    const url = normalizeHtu(htu)
-    if (url === undefined || !context.urls.includes(url)) return 'url'
+    // Most clients send the normalised URL itself; only another spelling is parsed.
+    if (!context.urls.includes(htu)) {
+      const url = normalizeHtu(htu)
+      if (url === undefined || !context.urls.includes(url)) return 'url'
+    }
     const now = Date.now()
     if (iat * 1000 > now + clockTolerance) return 'future'
     // Accepted until maxAge after iat, with the tolerance for the client's clock.
     const acceptedUntil = iat * 1000 + maxAge + clockTolerance
     if (acceptedUntil < now) return 'stale'
     if (ath !== hash('sha256', context.accessToken, 'base64url')) return 'accessTokenHash'
-    const jkt = await proofKey.jkt
-    if (jkt !== context.jkt) return 'keyBinding'
-    if (nonce !== undefined && !nonce.accepts(payload.nonce)) return 'useNonce'
+    const ttl = Math.max(1, acceptedUntil - now)
+    if (proofKey.jkt !== undefined) return bindAndRemember(proofKey.jkt, payload, context, ttl)
+    return proofKey.thumbprint.then(jkt => bindAndRemember(jkt, payload, context, ttl), () => 'malformed' as const)
+  }
+}
 
-    // Keyed by the key as well, so no client can burn another's jti.
-    const id = hash('sha256', `${jkt}:${jti}`, 'base64url')
-    let seen: ReplayVerdict
-    try {
-      seen = await (replayCache as NonNullable<typeof replayCache>).remember(id, Math.max(1, acceptedUntil - now))
-    } catch {
-      seen = 'unavailable'
-    }
-    switch (seen) {
-      case 'fresh': return 'valid'
-      case 'replayed': return 'replayed'
-      case 'full': return 'full'
-      default: return 'unavailable'
-    }
+function verdictOf (seen: ReplayVerdict): ProofVerdict {
+  switch (seen) {
+    case 'fresh': return 'valid'
+    case 'replayed': return 'replayed'
+    case 'full': return 'full'
+    default: return 'unavailable'
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { channels, type DpopReplayMessage } from '../diagnostics/channels.js'
 import { resolveDpopOptions, DPOP_MODES } from '../dpop/options.js'
-import { createProofVerifier, normalizeHtu } from '../dpop/proof.js'
+import { createProofVerifier, normalizeHtu, type ProofVerdict } from '../dpop/proof.js'
 import type { DpopMode, DpopOptions } from '../dpop/types.js'
 import type { AccessTokenClaims } from '../types.js'
 import type { Credential } from './credentials.js'
@@ -43,13 +43,33 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
     const path = query === -1 ? request.url : request.url.slice(0, query)
     // An absolute-form request target (GET http://host/…) names its own host: never trusted.
     if (!path.startsWith('/')) return []
-    const bases = origins === 'forwarded' ? [`${request.protocol}://${request.host}`] : origins ?? []
-    const urls: string[] = []
-    for (const base of bases) {
-      const url = normalizeHtu(base + path)
-      if (url !== undefined) urls.push(url)
+    if (origins === 'forwarded') {
+      const url = normalizeHtu(`${request.protocol}://${request.host}${path}`)
+      return url === undefined ? [] : [url]
     }
-    return urls
+    // The configured origins are normalised already, and a path parses alike under each: parsed once.
+    const configured = origins as readonly string[]
+    const first = configured[0] as string
+    const url = normalizeHtu(first + path)
+    if (url === undefined || !url.startsWith(`${first}/`)) return []
+    const pathname = url.slice(first.length)
+    return configured.map(origin => origin + pathname)
+  }
+
+  /** The proof's verdict as the request's answer. */
+  function answer (verdict: ProofVerdict, reply: FastifyReply, settle: (error: AuthError | null) => void): void {
+    switch (verdict) {
+      case 'valid':
+        if (nonce !== undefined) reply.header('dpop-nonce', nonce.current())
+        return settle(null)
+      case 'useNonce': return settle(new UseDpopNonceError(realm, algs, (nonce as NonNullable<typeof nonce>).current()))
+      case 'full': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, true))
+      case 'unavailable': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, false))
+      case 'replayed':
+        if (channels.dpopReplay.hasSubscribers) channels.dpopReplay.publish(REPLAY)
+        return settle(new InvalidDpopProofError(realm, algs, verdict))
+      default: return settle(new InvalidDpopProofError(realm, algs, verdict))
+    }
   }
 
   return {
@@ -78,25 +98,20 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
         return settle(new InvalidDpopProofError(realm, algs, credential.proofCount > 1 ? 'multiple' : 'missing'))
       }
       if (credential.proofCount > 1) return settle(new InvalidDpopProofError(realm, algs, 'multiple'))
-      ;(verifyProof as NonNullable<typeof verifyProof>)(credential.proof, {
-        method: request.method,
-        urls: urlsOf(request),
-        accessToken: credential.token,
-        jkt
-      }).then(verdict => {
-        switch (verdict) {
-          case 'valid':
-            if (nonce !== undefined) reply.header('dpop-nonce', nonce.current())
-            return settle(null)
-          case 'useNonce': return settle(new UseDpopNonceError(realm, algs, (nonce as NonNullable<typeof nonce>).current()))
-          case 'full': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, true))
-          case 'unavailable': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, false))
-          case 'replayed':
-            if (channels.dpopReplay.hasSubscribers) channels.dpopReplay.publish(REPLAY)
-            return settle(new InvalidDpopProofError(realm, algs, verdict))
-          default: return settle(new InvalidDpopProofError(realm, algs, verdict))
-        }
-      }, () => settle(new ReplayCacheUnavailableError(RETRY_AFTER, false)))
+      let verdict: ProofVerdict | Promise<ProofVerdict>
+      try {
+        verdict = (verifyProof as NonNullable<typeof verifyProof>)(credential.proof, {
+          method: request.method,
+          urls: urlsOf(request),
+          accessToken: credential.token,
+          jkt
+        })
+      } catch {
+        verdict = 'unavailable'
+      }
+      // Known at once on the hot path; a promise when the replay cache answers later.
+      if (typeof verdict === 'string') return answer(verdict, reply, settle)
+      verdict.then(settled => answer(settled, reply, settle), () => answer('unavailable', reply, settle))
     }
   }
 }

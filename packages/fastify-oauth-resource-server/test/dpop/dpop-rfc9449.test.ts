@@ -5,7 +5,7 @@ import { exportJWK, SignJWT } from 'jose'
 import t, { type Test } from 'tap'
 import auth, { type AuthOptions, type DpopOptions } from '../../src/index.js'
 import { bearer, buildBare, idpFor } from '../helper.js'
-import { ath, createHolder, dpop, makeProof } from './holder.js'
+import { ath, createHolder, createMirrorHolder, dpop, makeProof } from './holder.js'
 
 // Requests through inject name host localhost:80; the app is told its origin, never reads Host.
 const ORIGIN = 'http://localhost'
@@ -71,6 +71,22 @@ t.test('htu is compared normalised, without query or fragment (RFC 3986 §6)', a
   }
 })
 
+t.test('with several origins, a proof may name any of them, and no other', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { dpop: { mode: 'allowed', origin: ['https://api.example.com', ORIGIN, 'http://127.0.0.1:8080'] } })
+  const holder = await createHolder()
+  const token = idp.sign({ sub: 'alice', cnf: { jkt: holder.jkt } })
+  for (const htu of ['https://api.example.com/me', ME, 'http://127.0.0.1:8080/me', 'HTTPS://API.example.com:443/me?x=1']) {
+    const res = await app.inject({ url: '/me?page=2', headers: dpop(token, await makeProof(holder, { htu, token })) })
+    t.equal(res.statusCode, 200, htu)
+  }
+  for (const htu of ['https://api.example.org/me', 'http://api.example.com/me', 'http://127.0.0.1:8081/me', 'https://api.example.com/you']) {
+    const res = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu, token })) })
+    t.equal(res.statusCode, 401, htu)
+    t.equal(description(res), 'The DPoP proof htu does not match the request URL', htu)
+  }
+})
+
 t.test('a forged Host header does not make a proof for another host pass: htu is checked against the configured origin', async t => {
   const { app, holder, token } = await setup(t)
   const res = await app.inject({
@@ -100,6 +116,42 @@ t.test('a proof whose signature is not made by its embedded jwk is refused', asy
   const res = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, signWith: other.privateKey })) })
   t.equal(res.statusCode, 401)
   t.equal(description(res), 'The DPoP proof signature is invalid')
+})
+
+t.test('a proof with the exact header of a key already accepted, signed by another key, is refused', async t => {
+  const { app, holder, token } = await setup(t)
+  const accepted = await makeProof(holder, { htu: ME, token })
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, accepted) })).statusCode, 200)
+  const thief = await createHolder()
+  const forged = await makeProof(holder, { htu: ME, token, signWith: thief.privateKey })
+  t.equal(forged.split('.')[0], accepted.split('.')[0], 'the same header as the accepted proof')
+  const res = await app.inject({ url: '/me', headers: dpop(token, forged) })
+  t.equal(res.statusCode, 401)
+  t.equal(description(res), 'The DPoP proof signature is invalid')
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).statusCode, 200)
+})
+
+t.test('a key with the bound key\'s x and another y, or its kid, is not taken for the bound key', async t => {
+  const { app, idp, holder, token } = await setup(t)
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).statusCode, 200)
+  const mirror = await createMirrorHolder(holder)
+  const own = await app.inject({ url: '/me', headers: dpop(token, await makeProof(mirror, { htu: ME, token })) })
+  t.equal(own.statusCode, 401)
+  t.equal(description(own), 'The DPoP proof key is not the one the access token is bound to')
+  const namingHolder = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, signWith: mirror.privateKey })) })
+  t.equal(namingHolder.statusCode, 401)
+  t.equal(description(namingHolder), 'The DPoP proof signature is invalid')
+  // The mirror is a real key: a token bound to it works with its proofs.
+  const mirrorToken = idp.sign({ sub: 'mallory', cnf: { jkt: mirror.jkt } })
+  t.equal((await app.inject({ url: '/me', headers: dpop(mirrorToken, await makeProof(mirror, { htu: ME, token: mirrorToken })) })).statusCode, 200)
+
+  const kid = 'shared-kid'
+  const kidded = { ...holder, jwk: { ...holder.jwk, kid } }
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(kidded, { htu: ME, token })) })).statusCode, 200)
+  const thief = await createHolder()
+  const sameKid = await app.inject({ url: '/me', headers: dpop(token, await makeProof({ ...thief, jwk: { ...thief.jwk, kid } }, { htu: ME, token })) })
+  t.equal(sameKid.statusCode, 401)
+  t.equal(description(sameKid), 'The DPoP proof key is not the one the access token is bound to')
 })
 
 t.test('a proof without ath, or with the hash of another token, is refused', async t => {
