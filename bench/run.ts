@@ -31,8 +31,9 @@ const CONNECTIONS = 10
 const COMPARE_WITH = process.env.BENCH_COMPARE_WITH
 // `metrics`: run only the paired comparison of metrics on and off (a few minutes).
 const ONLY_METRICS = process.env.BENCH_ONLY === 'metrics'
-// Metrics on against off: fresh pairs of servers, recorded rounds per pair, requests of each kind per round.
-const METRICS_PAIRS = Number(process.env.BENCH_METRICS_PAIRS ?? 3)
+// Metrics on against off: fresh pairs of servers (an even count: which starts first alternates),
+// recorded rounds per pair, requests of each kind per round.
+const METRICS_PAIRS = Number(process.env.BENCH_METRICS_PAIRS ?? 4)
 const METRICS_ROUNDS = Number(process.env.BENCH_METRICS_ROUNDS ?? 4)
 const METRICS_REQUESTS = Number(process.env.BENCH_METRICS_REQUESTS ?? 8_000)
 // Never-seen tokens each server of a pair verifies before its rounds, so both start from the same history.
@@ -207,7 +208,7 @@ async function compareMetrics (idp: TestIssuer) {
     console.error(`metrics pair ${pair + 1}/${METRICS_PAIRS} done`)
   }
   console.log(`Metrics on minus metrics off, paired${METRICS_CONTROL ? ' (CONTROL: metrics off on both servers)' : ''} ` +
-    `(${METRICS_PAIRS} fresh pairs of servers on core 0, each server first sent the same ${METRICS_WARMUP_TOKENS} never-seen tokens; ` +
+    `(${METRICS_PAIRS} fresh pair${METRICS_PAIRS === 1 ? '' : 's'} of servers on core 0, each server first sent the same ${METRICS_WARMUP_TOKENS} never-seen tokens; ` +
     `in a pair both take the same load at once, order swapped each round; ${METRICS_ROUNDS} rounds × ${METRICS_REQUESTS} requests of each kind per pair):`)
   for (const [kind, pairs] of differences) {
     const values = pairs.flat()
