@@ -186,7 +186,7 @@ async function compareMetrics (idp: TestIssuer) {
       await waitUntilReady(onPort)
       await waitUntilReady(offPort)
       const fresh = { name: 'metrics warm-up', path: '/api/messages/protected', expect: 200, amount: warmup.length }
-      await Promise.all([on, off].map(each => measure({ ...fresh, tokens: cycle(warmup) }, each.port, each.pid)))
+      await Promise.all((pair % 2 === 0 ? [on, off] : [off, on]).map(each => measure({ ...fresh, tokens: cycle(warmup) }, each.port, each.pid)))
       for (const [kind] of kinds) differences.get(kind)!.push([])
       for (let round = 0; round < METRICS_ROUNDS + 2; round++) {
         for (const [kind, workload] of kinds) {
