@@ -29,8 +29,17 @@ const PAIRED_REQUESTS = 8_000
 const CONNECTIONS = 10
 // Another build's dist/server.js: its never-seen and forged costs are compared with this build's, paired.
 const COMPARE_WITH = process.env.BENCH_COMPARE_WITH
-// `metrics`: run only the paired comparison of metrics on and off (about a minute).
+// `metrics`: run only the paired comparison of metrics on and off (a few minutes).
 const ONLY_METRICS = process.env.BENCH_ONLY === 'metrics'
+// Metrics on against off: fresh pairs of servers (an even count: which starts first alternates),
+// recorded rounds per pair, requests of each kind per round.
+const METRICS_PAIRS = Number(process.env.BENCH_METRICS_PAIRS ?? 4)
+const METRICS_ROUNDS = Number(process.env.BENCH_METRICS_ROUNDS ?? 4)
+const METRICS_REQUESTS = Number(process.env.BENCH_METRICS_REQUESTS ?? 8_000)
+// Never-seen tokens each server of a pair verifies before its rounds, so both start from the same history.
+const METRICS_WARMUP_TOKENS = Number(process.env.BENCH_METRICS_WARMUP_TOKENS ?? 5_000)
+// `1`: both servers of each pair with metrics off, the method's own noise floor for the same comparison.
+const METRICS_CONTROL = process.env.BENCH_METRICS_CONTROL === '1'
 // Random opaque tokens sent once each, to count the introspection calls they cause.
 const OPAQUE_FLOOD = Number(process.env.BENCH_OPAQUE_FLOOD ?? 3000)
 
@@ -73,28 +82,28 @@ const idp = await createTestIssuer()
 // issuers and introspects opaque tokens at the first: the rows below all run on that setup.
 const several = COMPARE_WITH === undefined ? await startSecondIssuer(idp) : undefined
 const port = await freePort()
-const server = startServer(idp, port, serverPath, several)
+// The metrics comparison starts servers of its own.
+const server = ONLY_METRICS ? undefined : startServer(idp, port, serverPath, several)
 let twin: ChildProcess | undefined
-let metricsOn: ChildProcess | undefined
 // The same build with REDIS_URL, for the DPoP workload on the shared replay cache.
 const redis = ONLY_METRICS ? undefined : await startRedis()
 const redisPort = await freePort()
 const redisServer = redis === undefined ? undefined : startServer(idp, redisPort, serverPath, several, { REDIS_URL: redis.url })
 try {
-  await waitUntilReady(port)
-  if (redisServer !== undefined) await waitUntilReady(redisPort)
-  if (ONLY_METRICS) metricsOn = await compareMetrics(idp, { port, pid: server.pid! })
-  else metricsOn = await runAll()
+  if (server !== undefined) await runAll(server)
+  await compareMetrics(idp)
 } finally {
-  for (const each of [server, twin, metricsOn, redisServer]) each?.kill('SIGTERM')
+  for (const each of [server, twin, redisServer]) each?.kill('SIGTERM')
   redis?.child.kill('SIGKILL')
   await idp.close()
   await several?.second.close()
   await several?.introspection.close()
 }
 
-/** The table, the outage row, the paired comparisons, then metrics on against off. */
-async function runAll (): Promise<ChildProcess> {
+/** The table, the outage row, then the paired comparisons. */
+async function runAll (server: ChildProcess) {
+  await waitUntilReady(port)
+  if (redisServer !== undefined) await waitUntilReady(redisPort)
   const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp, several, port, redisServer === undefined ? undefined : { port: redisPort, pid: redisServer.pid! })
   // Let the JIT settle before anything is recorded.
   for (const workload of [baseline, ...warmups]) await measure(workload, port, server.pid!)
@@ -130,53 +139,84 @@ async function runAll (): Promise<ChildProcess> {
   if (forgedMinusNeverSeen !== undefined) printPaired(forgedMinusNeverSeen)
   if (builds !== undefined) printBuilds(builds)
   twin.kill('SIGTERM')
-  return compareMetrics(idp, { port, pid: server.pid! })
 }
 
 /**
- * Metrics on against metrics off, paired like the builds: this server (metrics off)
- * and a second one with METRICS_PORT set share core 0 and take the same load at
- * once, which starts first swapped each round. Prints metrics-on minus metrics-off
- * server CPU per request, for the public route (the request histogram only), a
- * cached token (histogram, decision, cache lookup) and forged tokens (histogram,
- * decision, cache miss). Returns the second server, for the caller to stop.
+ * Metrics on against metrics off, paired like the builds: two fresh servers of this
+ * build, one with METRICS_PORT set, share core 0 and take the same load at once,
+ * which starts first swapped each round. Both are new and warmed alike (the same
+ * never-seen tokens, then two unrecorded rounds): a server that has run for minutes
+ * spends measurably less per request than a new one (its heap has settled), so
+ * pairing the new metrics server with the bench's long-running one compared their
+ * histories, not the metrics. Two identical servers also differ by a µs or so for
+ * as long as they run, so the comparison takes several fresh pairs (which one
+ * starts first alternates). Prints metrics-on minus metrics-off server CPU per
+ * request, for the public route (the request histogram only), a cached token
+ * (histogram, decision, cache lookup) and forged tokens (histogram, decision, cache miss).
  */
-async function compareMetrics (idp: TestIssuer, off: { port: number, pid: number }): Promise<ChildProcess> {
-  const onPort = await freePort()
-  const metricsPort = await freePort()
-  const child = startServer(idp, onPort, serverPath, several, { METRICS_PORT: String(metricsPort) })
-  try {
-    await waitUntilReady(onPort)
-    const on = { port: onPort, pid: child.pid! }
-    const token = idp.sign()
-    const forged = forgeSignatures(Array.from({ length: 201 }, (_, i) => idp.sign({ sub: `metrics-${i}` })))
-    const kinds: Array<[string, Workload]> = [
-      ['public route', { name: 'metrics public', path: '/api/messages/public', expect: 200, amount: PAIRED_REQUESTS }],
-      ['one token repeated', { name: 'metrics cached', path: '/api/messages/protected', expect: 200, token, amount: PAIRED_REQUESTS }],
-      ['forged tokens', { name: 'metrics forged', path: '/api/messages/protected', expect: 401, pool: forged, amount: PAIRED_REQUESTS }]
-    ]
-    const differences = new Map<string, number[]>(kinds.map(([kind]) => [kind, []]))
-    for (let round = 0; round < PAIRED_ROUNDS + 2; round++) {
-      for (const [kind, workload] of kinds) {
-        const order = round % 2 === 0 ? [on, off] : [off, on]
-        const runs = await Promise.all(order.map(each => measure(workload, each.port, each.pid)))
-        const [withMetrics, without] = round % 2 === 0 ? runs : [...runs].reverse()
-        // Rounds 0 and 1 warm both servers up.
-        if (round > 1) differences.get(kind)!.push(withMetrics!.cpuUs - without!.cpuUs)
+async function compareMetrics (idp: TestIssuer) {
+  const token = idp.sign()
+  const forged = forgeSignatures(Array.from({ length: 201 }, (_, i) => idp.sign({ sub: `metrics-${i}` })))
+  // New to each server: every server has its own cache.
+  const warmup = Array.from({ length: METRICS_WARMUP_TOKENS }, (_, i) => idp.sign({ sub: `metrics-warmup-${i}` }))
+  const kinds: Array<[string, Workload]> = [
+    ['public route', { name: 'metrics public', path: '/api/messages/public', expect: 200, amount: METRICS_REQUESTS }],
+    ['one token repeated', { name: 'metrics cached', path: '/api/messages/protected', expect: 200, token, amount: METRICS_REQUESTS }],
+    ['forged tokens', { name: 'metrics forged', path: '/api/messages/protected', expect: 401, pool: forged, amount: METRICS_REQUESTS }]
+  ]
+  const differences = new Map<string, number[][]>(kinds.map(([kind]) => [kind, []]))
+  let served: string | undefined
+  for (let pair = 0; pair < METRICS_PAIRS; pair++) {
+    const metricsPort = await freePort()
+    const withMetrics: Record<string, string> = METRICS_CONTROL ? {} : { METRICS_PORT: String(metricsPort) }
+    const [onPort, offPort] = [await freePort(), await freePort()]
+    const start = (port: number, env: Record<string, string>) => startServer(idp, port, serverPath, several, env)
+    // Which of the two starts first alternates by pair.
+    let onChild: ChildProcess, offChild: ChildProcess
+    if (pair % 2 === 0) {
+      onChild = start(onPort, withMetrics)
+      offChild = start(offPort, {})
+    } else {
+      offChild = start(offPort, {})
+      onChild = start(onPort, withMetrics)
+    }
+    try {
+      const on = { port: onPort, pid: onChild.pid! }
+      const off = { port: offPort, pid: offChild.pid! }
+      await waitUntilReady(onPort)
+      await waitUntilReady(offPort)
+      const fresh = { name: 'metrics warm-up', path: '/api/messages/protected', expect: 200, amount: warmup.length }
+      await Promise.all((pair % 2 === 0 ? [on, off] : [off, on]).map(each => measure({ ...fresh, tokens: cycle(warmup) }, each.port, each.pid)))
+      for (const [kind] of kinds) differences.get(kind)!.push([])
+      for (let round = 0; round < METRICS_ROUNDS + 2; round++) {
+        for (const [kind, workload] of kinds) {
+          const onFirst = (round + pair) % 2 === 0
+          const runs = await Promise.all((onFirst ? [on, off] : [off, on]).map(each => measure(workload, each.port, each.pid)))
+          const [metricsRun, plainRun] = onFirst ? runs : [...runs].reverse()
+          // Rounds 0 and 1 warm both servers up.
+          if (round > 1) differences.get(kind)!.at(-1)!.push(metricsRun!.cpuUs - plainRun!.cpuUs)
+        }
       }
+      if (!METRICS_CONTROL) {
+        const scrape = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+        served = /^http_request_duration_seconds_count\{route="\/api\/messages\/protected",method="GET",status_code="200"\} (\d+)$/m.exec(scrape)?.[1]
+      }
+    } finally {
+      onChild.kill('SIGTERM')
+      offChild.kill('SIGTERM')
     }
-    const scrape = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
-    const served = /^http_request_duration_seconds_count\{route="\/api\/messages\/protected",method="GET",status_code="200"\} (\d+)$/m.exec(scrape)?.[1]
-    console.log(`Metrics on minus metrics off, paired (two servers on core 0 loaded at once, order swapped each round; ${PAIRED_ROUNDS} rounds × ${PAIRED_REQUESTS} requests of each kind):`)
-    for (const [kind, values] of differences) {
-      console.log(`  ${kind}: median ${median(values).toFixed(1)} µs of server CPU per request (rounds: ${values.map(v => v.toFixed(1)).join(', ')})`)
-    }
-    console.log(`  (the metrics-on server's scrape counted ${served ?? 'no'} requests to the protected route with status 200)`)
-  } catch (error) {
-    child.kill('SIGTERM')
-    throw error
+    console.error(`metrics pair ${pair + 1}/${METRICS_PAIRS} done`)
   }
-  return child
+  console.log(`Metrics on minus metrics off, paired${METRICS_CONTROL ? ' (CONTROL: metrics off on both servers)' : ''} ` +
+    `(${METRICS_PAIRS} fresh pair${METRICS_PAIRS === 1 ? '' : 's'} of servers on core 0, each server first sent the same ${METRICS_WARMUP_TOKENS} never-seen tokens; ` +
+    `in a pair both take the same load at once, order swapped each round; ${METRICS_ROUNDS} rounds × ${METRICS_REQUESTS} requests of each kind per pair):`)
+  for (const [kind, pairs] of differences) {
+    const values = pairs.flat()
+    console.log(`  ${kind}: median ${median(values).toFixed(1)} µs of server CPU per request ` +
+      `(range ${Math.min(...values).toFixed(1)} to ${Math.max(...values).toFixed(1)}; pair medians ${pairs.map(each => median(each).toFixed(1)).join(', ')}; ` +
+      `rounds: ${pairs.map(each => each.map(v => v.toFixed(1)).join(', ')).join(' | ')})`)
+  }
+  if (!METRICS_CONTROL) console.log(`  (the last metrics-on server's scrape counted ${served ?? 'no'} requests to the protected route with status 200)`)
 }
 
 /** A second trusted issuer, and an introspection endpoint for opaque tokens of the first. */
