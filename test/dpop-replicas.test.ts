@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { createHolder, makeProof } from '../packages/fastify-oauth-resource-server/test/dpop/holder.js'
 import { freePort } from './fixtures/net.js'
 import { startRedis } from './fixtures/redis.js'
-import { compiled, idpFor } from './helper.js'
+import { compiled, idpFor, plainNode } from './helper.js'
 
 // Two replicas: the compiled server.ts in two child processes, one Redis.
 t.setTimeout(180_000)
@@ -16,7 +16,7 @@ const PUBLIC_URL = 'https://api.example.com'
 
 async function startReplica (t: Test, env: Record<string, string>): Promise<string> {
   const port = await freePort()
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(...plainNode([SERVER]), {
     cwd: mkdtempSync(join(tmpdir(), 'replica-test-')),
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe']

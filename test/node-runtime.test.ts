@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { secretMatches } from '../local-issuer/state.js'
+import { plainNode } from './helper.js'
 
 // What the service relies on from Node.js and could differ between the supported
 // versions (20.12+ and 24, which .ci/run both runs the suite on).
@@ -12,7 +13,7 @@ const major = Number(process.versions.node.split('.')[0])
 
 /** A plain Node.js child (no TypeScript loader): what it printed on stderr. */
 async function nodeStderr (code: string, env: Record<string, string> = {}): Promise<string> {
-  const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], {
+  const { stderr } = await promisify(execFile)(...plainNode(['--input-type=module', '-e', code]), {
     cwd: process.cwd(),
     env: { PATH: process.env.PATH ?? '', ...env }
   })

@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { compiled } from './helper.js'
+import { compiled, plainNode } from './helper.js'
 
 const SCRIPT = compiled('scripts/issuer')
 
 /** The compiled script in a child process, in an empty folder (no .env). */
 async function run (file: string, args: string[], env: Record<string, string>) {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [file, ...args], {
+    const { stdout, stderr } = await promisify(execFile)(...plainNode([file, ...args]), {
       cwd: mkdtempSync(join(tmpdir(), 'issuer-cwd-')),
       env: { PATH: process.env.PATH ?? '', ...env },
       timeout: 40_000

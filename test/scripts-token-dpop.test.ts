@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { Messages } from '../routes/messages.js'
 import { freePort } from './fixtures/net.js'
-import { build, compiled } from './helper.js'
+import { build, compiled, plainNode } from './helper.js'
 
 const SCRIPT = compiled('scripts/token')
 
@@ -17,7 +17,7 @@ t.test('npm run token -- --dpop prints the headers of one DPoP call: accepted on
   const app = await build(t, { PORT: String(port), LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir })
   await app.listen({ port, host: '127.0.0.1' })
 
-  const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, '--dpop'], {
+  const { stdout, stderr } = await promisify(execFile)(...plainNode([SCRIPT, '--dpop']), {
     env: { PATH: process.env.PATH ?? '', LOCAL_ISSUER_DATA: dataDir },
     timeout: 30_000
   })

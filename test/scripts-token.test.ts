@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import type { IssuerInstance } from '../local-issuer/instances.js'
 import { Messages } from '../routes/messages.js'
 import { freePort } from './fixtures/net.js'
-import { bearer, build, compiled } from './helper.js'
+import { bearer, build, compiled, plainNode } from './helper.js'
 
 const SCRIPT = compiled('scripts/token')
 const SERVER = compiled('server')
@@ -18,7 +18,7 @@ t.jobs = 5
 
 async function token (dataDir: string, args: string[] = []) {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], {
+    const { stdout, stderr } = await promisify(execFile)(...plainNode([SCRIPT, ...args]), {
       env: { PATH: process.env.PATH ?? '', LOCAL_ISSUER_DATA: dataDir },
       timeout: 30_000
     })
@@ -146,7 +146,7 @@ t.test('npm start a second time reminds where the first start\'s secrets are, an
 
 /** The compiled server.ts in a child process; resolves with its guide once printed. */
 async function startServer (t: Test, dataDir: string): Promise<string> {
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(...plainNode([SERVER]), {
     cwd: mkdtempSync(join(tmpdir(), 'server-test-')),
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOCAL_ISSUER_DATA: dataDir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { compiled, idpFor } from './helper.js'
+import { compiled, idpFor, plainNode } from './helper.js'
 
 // Each test starts its own child process on port 0: they run side by side.
 t.jobs = 4
@@ -14,7 +14,7 @@ t.jobs = 4
 const SERVER = compiled('server')
 
 function startServer (env: Record<string, string>) {
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(...plainNode([SERVER]), {
     cwd: mkdtempSync(join(tmpdir(), 'server-test-')),
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

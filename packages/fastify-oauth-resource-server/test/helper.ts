@@ -45,6 +45,14 @@ export interface LogRecord {
   [key: string]: unknown
 }
 
+/**
+ * `node <args>` for a child process, run as a user runs it. tap's process-info hook
+ * rewrites every child's NODE_OPTIONS to load itself, even under an explicit `env`,
+ * which doubles a child's start-up; `env -u NODE_OPTIONS` execs node without it, in
+ * the same process (the PID a test stops is node's).
+ */
+export const plainNode = (args: string[]): [string, string[]] => ['env', ['-u', 'NODE_OPTIONS', process.execPath, ...args]]
+
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 /** Polls until the condition holds, at most `limit` times `every` ms apart. */

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import ts from 'typescript'
+import { plainNode } from './helper.js'
 
 // The README's test snippets, run as a user would run them: each written out as it is
 // in the README, next to this package so that its name and `tap` resolve, stripped of
@@ -32,7 +33,7 @@ for (const { name, code } of snippets) {
   t.test(`README snippet ${name} runs and passes as written`, async t => {
     const file = `${folder}${name.replace(/\.ts$/, '.mjs')}`
     writeFileSync(file, javaScript(code))
-    const { stdout } = await promisify(execFile)(process.execPath, [file], {
+    const { stdout } = await promisify(execFile)(...plainNode([file]), {
       env: { PATH: process.env.PATH ?? '' },
       timeout: 30_000
     })
