@@ -2,8 +2,8 @@ import { generateKeyPairSync, randomBytes, randomUUID, scrypt, timingSafeEqual, 
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Type, type Static } from 'typebox'
-import { Value } from 'typebox/value'
+import { Ajv, type ValidateFunction } from 'ajv'
+import type { FromSchema } from 'json-schema-to-ts'
 import { writeFileAtomically } from './atomic-file.js'
 import { LocalClients } from './issuer-info.js'
 import { withStateLock } from './state-lock.js'
@@ -14,49 +14,72 @@ const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length
 export const PERMISSION_PATTERN = '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$'
 /** Usernames and client ids: what reads well on a command line and in a URL. */
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'
-const BASE64URL = { pattern: '^[A-Za-z0-9_-]+$', minLength: 16, maxLength: 128 }
+const BASE64URL = { type: 'string', pattern: '^[A-Za-z0-9_-]+$', minLength: 16, maxLength: 128 } as const
 
-const PermissionsSchema = Type.Array(Type.String({ pattern: PERMISSION_PATTERN }), { maxItems: 100 })
+const PermissionsSchema = { type: 'array', items: { type: 'string', pattern: PERMISSION_PATTERN }, maxItems: 100 } as const
 
-export const LocalUserSchema = Type.Object({
-  username: Type.String({ pattern: NAME_PATTERN }),
-  sub: Type.String({ minLength: 1, maxLength: 255 }),
-  permissions: PermissionsSchema,
-  /** scrypt(password, salt), both base64url. */
-  salt: Type.String(BASE64URL),
-  hash: Type.String(BASE64URL)
-})
-export type LocalUser = Static<typeof LocalUserSchema>
+export const LocalUserSchema = {
+  type: 'object',
+  properties: {
+    username: { type: 'string', pattern: NAME_PATTERN },
+    sub: { type: 'string', minLength: 1, maxLength: 255 },
+    permissions: PermissionsSchema,
+    /** scrypt(password, salt), both base64url. */
+    salt: BASE64URL,
+    hash: BASE64URL
+  },
+  required: ['username', 'sub', 'permissions', 'salt', 'hash']
+} as const
+export type LocalUser = FromSchema<typeof LocalUserSchema>
 
 /** A browser app added with `npm run issuer -- client add --browser`: public, code flow with PKCE. */
-export const BrowserClientSchema = Type.Object({
-  clientId: Type.String({ pattern: NAME_PATTERN }),
-  kind: Type.Literal('browser'),
-  redirectUris: Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1, maxItems: 20 })
-})
-export type BrowserClient = Static<typeof BrowserClientSchema>
+export const BrowserClientSchema = {
+  type: 'object',
+  properties: {
+    clientId: { type: 'string', pattern: NAME_PATTERN },
+    kind: { const: 'browser' },
+    redirectUris: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 2048 }, minItems: 1, maxItems: 20 }
+  },
+  required: ['clientId', 'kind', 'redirectUris']
+} as const
+export type BrowserClient = FromSchema<typeof BrowserClientSchema>
 
 /** A backend added with `npm run issuer -- client add --machine`: client_credentials, its permissions only. */
-export const MachineClientSchema = Type.Object({
-  clientId: Type.String({ pattern: NAME_PATTERN }),
-  kind: Type.Literal('machine'),
-  permissions: PermissionsSchema,
-  /** scrypt(secret, salt), both base64url: the secret itself is printed once and kept nowhere. */
-  salt: Type.String(BASE64URL),
-  hash: Type.String(BASE64URL)
-})
-export type MachineClient = Static<typeof MachineClientSchema>
+export const MachineClientSchema = {
+  type: 'object',
+  properties: {
+    clientId: { type: 'string', pattern: NAME_PATTERN },
+    kind: { const: 'machine' },
+    permissions: PermissionsSchema,
+    /** scrypt(secret, salt), both base64url: the secret itself is printed once and kept nowhere. */
+    salt: BASE64URL,
+    hash: BASE64URL
+  },
+  required: ['clientId', 'kind', 'permissions', 'salt', 'hash']
+} as const
+export type MachineClient = FromSchema<typeof MachineClientSchema>
 
 export type LocalClient = BrowserClient | MachineClient
 
-const LocalStateSchema = Type.Object({
-  signingKey: Type.Object({ kty: Type.Literal('RSA'), kid: Type.String({ minLength: 1 }), d: Type.String({ minLength: 1 }) }),
-  cookieKeys: Type.Array(Type.String({ minLength: 16 }), { minItems: 1 }),
-  machineClientSecret: Type.String({ minLength: 16 }),
-  users: Type.Array(LocalUserSchema, { maxItems: 1000 }),
-  /** Absent in a state made before clients could be added. */
-  clients: Type.Optional(Type.Array(Type.Union([BrowserClientSchema, MachineClientSchema]), { maxItems: 1000 }))
-})
+const LocalStateSchema = {
+  type: 'object',
+  properties: {
+    signingKey: {
+      type: 'object',
+      properties: { kty: { const: 'RSA' }, kid: { type: 'string', minLength: 1 }, d: { type: 'string', minLength: 1 } },
+      required: ['kty', 'kid', 'd']
+    },
+    cookieKeys: { type: 'array', items: { type: 'string', minLength: 16 }, minItems: 1 },
+    machineClientSecret: { type: 'string', minLength: 16 },
+    users: { type: 'array', items: LocalUserSchema, maxItems: 1000 },
+    /** Absent in a state made before clients could be added. */
+    clients: { type: 'array', items: { anyOf: [BrowserClientSchema, MachineClientSchema] }, maxItems: 1000 }
+  },
+  required: ['signingKey', 'cookieKeys', 'machineClientSecret', 'users']
+} as const
+
+// Compiled on the first read of a state file: a start that never reads one never pays for it.
+let validateState: ValidateFunction | undefined
 
 /** What must survive a restart: signing key, cookie keys, the machine client's secret, users and added clients. */
 export interface LocalState {
@@ -97,9 +120,11 @@ export function parseState (file: string, text: string): LocalState {
   } catch (error) {
     throw new StateFileError(file, `is not valid JSON (${(error as Error).message})`)
   }
-  const [first] = Value.Errors(LocalStateSchema, parsed)
-  if (first !== undefined) {
-    throw new StateFileError(file, `is not valid: ${first.instancePath === '' ? 'the whole file' : first.instancePath} ${first.message}`)
+  validateState ??= new Ajv().compile(LocalStateSchema)
+  if (!validateState(parsed)) {
+    const first = validateState.errors?.[0]
+    const where = first === undefined || first.instancePath === '' ? 'the whole file' : first.instancePath
+    throw new StateFileError(file, `is not valid: ${where} ${first?.message ?? 'does not match the schema'}`)
   }
   const state = parsed as LocalState
   const duplicate = (values: string[]) => values.find((value, index) => values.indexOf(value) !== index)

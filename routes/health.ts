@@ -1,12 +1,15 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts'
 
-const StatusSchema = Type.Object({ status: Type.String() })
+const StatusSchema = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } as const
 /** Readiness, with each trusted issuer's state: `ok` or `keys not loaded`. */
-const ReadySchema = Type.Object({ status: Type.String(), issuers: Type.Object({}, { additionalProperties: Type.String() }) })
+const ReadySchema = {
+  type: 'object',
+  properties: { status: { type: 'string' }, issuers: { type: 'object', properties: {}, additionalProperties: { type: 'string' } } },
+  required: ['status', 'issuers']
+} as const
 
 /** Probes for orchestrators: unauthenticated, cheap, kept out of the request log. */
-const health: FastifyPluginAsyncTypebox = async (fastify) => {
+const health: FastifyPluginAsyncJsonSchemaToTs = async (fastify) => {
   fastify.get('/live', {
     logLevel: 'silent',
     schema: { response: { 200: StatusSchema } }

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts'
 import { ForbiddenResponse, MessageSchema, ProtectedResponses } from './schemas.js'
 
 export const Messages = {
@@ -16,7 +16,7 @@ export const Permissions = {
 
 const tags = ['messages']
 
-const messages: FastifyPluginAsyncTypebox = async (fastify) => {
+const messages: FastifyPluginAsyncJsonSchemaToTs = async (fastify) => {
   fastify.get('/public', {
     schema: {
       summary: 'A message for anyone',

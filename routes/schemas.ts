@@ -1,21 +1,34 @@
-import { Type, type Static } from 'typebox'
+import type { FromSchema } from 'json-schema-to-ts'
 
-export const MessageSchema = Type.Object({ message: Type.String() }, { description: 'The message' })
-export type Message = Static<typeof MessageSchema>
+// Plain JSON Schema: Fastify validates and serializes with it, @fastify/swagger documents
+// it, and json-schema-to-ts derives the types (at compile time only).
+
+export const MessageSchema = {
+  type: 'object',
+  properties: { message: { type: 'string' } },
+  required: ['message'],
+  description: 'The message'
+} as const
+export type Message = FromSchema<typeof MessageSchema>
 
 /** Every error body: a `message`, and for bearer-token errors the RFC 6750 code and description. */
 const errorProperties = {
-  message: Type.String(),
-  error: Type.Optional(Type.String({ description: 'RFC 6750 error code' })),
-  error_description: Type.Optional(Type.String())
-}
+  message: { type: 'string' },
+  error: { type: 'string', description: 'RFC 6750 error code' },
+  error_description: { type: 'string' }
+} as const
 
 const challenge = {
   'WWW-Authenticate': { type: 'string', description: 'RFC 6750 Bearer challenge (RFC 9728 resource_metadata when enabled)' }
-}
+} as const
 
-const error = (description: string, headers?: Record<string, unknown>) =>
-  Type.Object(errorProperties, headers === undefined ? { description } : { description, headers })
+const error = <const Headers extends Record<string, unknown> | undefined>(description: string, headers?: Headers) => ({
+  type: 'object',
+  properties: errorProperties,
+  required: ['message'],
+  description,
+  ...(headers === undefined ? {} : { headers })
+} as const)
 
 /** The documented responses of a route behind `authenticate`, each with its body and headers. */
 export const ProtectedResponses = {
@@ -25,6 +38,6 @@ export const ProtectedResponses = {
   503: error('The signing key cannot be obtained from the identity provider; retry later', {
     'Retry-After': { type: 'integer', description: 'Seconds to wait' }
   })
-}
+} as const
 
 export const ForbiddenResponse = error('The token lacks the required permission: error="insufficient_scope"', challenge)
