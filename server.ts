@@ -40,6 +40,15 @@ const server = Fastify({
   bodyLimit: 16 * 1024
 })
 
+// SIGINT, SIGTERM, an uncaught error or an unhandled rejection: close the server (the
+// local issuer and the key store with it) within 10 s, then exit. Registered before the
+// server listens: a SIGTERM just after "Server listening" still closes it gracefully.
+closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err !== undefined) server.log.error({ err }, 'closing after an error')
+  else server.log.info({ signal }, 'closing')
+  await server.close()
+})
+
 try {
   await server.register(app, { env: process.env })
   // Prometheus scrapes a second listener, never the API's port; it closes with the API.
@@ -52,14 +61,6 @@ try {
 } catch (error) {
   exitOnStartError(error, err => server.log.fatal({ err }, 'the server could not start'))
 }
-
-// SIGINT, SIGTERM, an uncaught error or an unhandled rejection: close the server (the
-// local issuer and the key store with it) within 10 s, then exit.
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-  if (err !== undefined) server.log.error({ err }, 'closing after an error')
-  else server.log.info({ signal }, 'closing')
-  await server.close()
-})
 
 /** The few lines a newcomer needs when the local development issuer is on. */
 function printNewcomerGuide () {
