@@ -39,6 +39,20 @@ t.test('token() signs with the key of a chosen kid, or a key of a chosen algorit
   t.throws(() => idp.token({ kid: 'key-9' }), /no published key has kid "key-9"/)
 })
 
+t.test('unknownKey names a new, never published kid each time; badSignature keeps the real kid and still fails', async t => {
+  const idp = await idpFor(t)
+  const app = await buildBare(t, idp, { keys: { cooldown: 0 } })
+  const kids = [idp.badToken('unknownKey'), idp.badToken('unknownKey')].map(token => decode(token).header.kid)
+  t.not(kids[0], kids[1])
+  t.notOk(idp.published.some(key => kids.includes(key.kid)), 'neither kid is published')
+  const forged = idp.badToken('badSignature')
+  t.equal(decode(forged).header.kid, idp.signingKey.kid)
+  t.not(forged.split('.')[2], idp.token().split('.')[2])
+  for (const token of [forged, idp.badToken('badSignature')]) {
+    t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 401, 'a second forgery is refused too')
+  }
+})
+
 t.test('each bad token is refused by the plugin for the reason its name gives', async t => {
   const idp = await idpFor(t)
   const logs: LogRecord[] = []
