@@ -1,8 +1,8 @@
 import { createHmac, createPublicKey, type JsonWebKey } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { Rejections } from 'fastify-oauth-resource-server'
-import { createKeyPair, forgeToken, signRaw, createTestIssuer } from 'fastify-oauth-resource-server/testing'
-import { bearer, build, envFor, idpFor } from './helper.js'
+import { forgeToken, signRaw, createTestIssuer } from 'fastify-oauth-resource-server/testing'
+import { bearer, build, envFor, idpFor, testKeyPair } from './helper.js'
 
 const PROTECTED = '/api/messages/protected'
 const ADMIN = '/api/messages/admin'
@@ -53,7 +53,7 @@ t.test('a stripped signature is rejected', async t => {
 
 t.test('a foreign signature under our kid is rejected', async t => {
   const { idp, claims, expectRejected } = await setup(t)
-  const impostor = createKeyPair('key-1')
+  const impostor = testKeyPair('key-1')
   const res = await expectRejected(idp.sign(claims, { key: impostor }), 'signed by another key with our kid')
   t.equal(res.json().error_description, Rejections.signature)
 })
@@ -135,7 +135,7 @@ t.test('a header shared with valid tokens carries no verdict to a token that is 
 t.test('a flood of distinct headers neither fetches keys nor stops valid tokens', async t => {
   const { idp, app, claims } = await setup(t)
   const token = idp.sign(claims)
-  const impostor = createKeyPair('key-1')
+  const impostor = testKeyPair('key-1')
   const verdicts = new Map<string, number>()
   for (let i = 0; i < 200; i++) {
     const res = await app.inject({ url: ADMIN, headers: bearer(signRaw({ typ: 'at+jwt', nonce: i }, claims, impostor)) })

@@ -17,7 +17,7 @@ export async function build (t: Test, env: Env, options: Omit<AppOptions, 'env'>
 }
 
 /** A loopback identity provider, closed when the test ends; the package's tests' own, which reuses closed issuers' keys. */
-export { idpFor, plainNode } from '../packages/fastify-oauth-resource-server/test/helper.js'
+export { idpFor, plainNode, testKeyPair } from '../packages/fastify-oauth-resource-server/test/helper.js'
 
 export function envFor (idp: TestIssuer, extra: Env = {}): Env {
   return { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, ...extra }

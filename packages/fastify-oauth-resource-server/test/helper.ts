@@ -1,17 +1,18 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import auth, { type AuthOptions } from '../src/index.js'
-import { createKeyPair, createTestIssuer, type TestIssuer, type KeyPair } from '../src/testing/index.js'
+import { createTestIssuer, type TestIssuer, type KeyPair } from '../src/testing/index.js'
+import { testKeyPair } from './key-pool.js'
 
 // An RSA key costs about 100 ms of CPU to generate, and the suite starts hundreds of
 // issuers. An issuer started without keys of its own gets the key of one already
-// closed in this process, never of one still open: issuers that meet in one test
-// (two issuers, an attacker's) always hold different keys.
+// closed in this process, never of one still open, or else a new one (key-pool.ts):
+// issuers that meet in one test (two issuers, an attacker's) always hold different keys.
 const closedIssuerKeys: KeyPair[] = []
 
 /** A loopback identity provider, closed when the test ends. */
 export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string } = {}): Promise<TestIssuer> {
-  const leased = options.keys === undefined ? closedIssuerKeys.pop() ?? createKeyPair('key-1') : undefined
+  const leased = options.keys === undefined ? closedIssuerKeys.pop() ?? testKeyPair('key-1') : undefined
   const idp = await createTestIssuer(leased === undefined ? options : { ...options, keys: [leased] })
   t.teardown(async () => {
     await idp.close()
@@ -19,6 +20,8 @@ export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: s
   })
   return idp
 }
+
+export { testKeyPair }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 

@@ -3,8 +3,8 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import auth, { AUTH_REASONS, ChannelNames, channels, type KeyFetchMessage, type KeySetMessage, type TypedChannel } from '../../src/index.js'
-import { createKeyPair, forgeToken, startIntrospectionServer } from '../../src/testing/index.js'
-import { bearer, buildBare, idpFor, until } from '../helper.js'
+import { forgeToken, startIntrospectionServer } from '../../src/testing/index.js'
+import { bearer, buildBare, idpFor, testKeyPair, until } from '../helper.js'
 
 // A cooldown of 0 lets every unknown kid refetch at once; 0 reads the same in ms or seconds.
 const NO_COOLDOWN = { cooldown: 0 }
@@ -127,7 +127,7 @@ t.test('rotation publishes the keys added and removed', async t => {
   const idp = await idpFor(t)
   const app = await buildBare(t, idp, { keys: NO_COOLDOWN })
   const sets = record(t, channels.keySet)
-  const next = createKeyPair('key-2')
+  const next = testKeyPair('key-2')
   idp.published = [next]
   t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign({}, { key: next })) })).statusCode, 200)
   t.same(sets, [{ issuer: idp.issuer, result: 'loaded', keys: 1, added: 1, removed: 1 }])

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { Rejections } from '../../src/token/rejections.js'
 import { createKeyPair, forgeToken, type Fault, type TestIssuer } from '../../src/testing/index.js'
-import { bearer, buildBare, idpFor, sleep, until, type LogRecord } from '../helper.js'
+import { bearer, buildBare, idpFor, sleep, testKeyPair, until, type LogRecord } from '../helper.js'
 
 // Short windows so the suite runs in seconds; the defaults are documented in the README.
 const FAST = { cooldown: 0.2, fetchTimeout: 0.3, maxAge: 60 }
@@ -26,7 +26,7 @@ t.test('rotation: a newly published key works on the first request that carries 
   const idp = await idpFor(t)
   const app = await buildBare(t, idp, { keys: FAST })
   await sleep(AFTER_COOLDOWN)
-  const next = createKeyPair('key-2')
+  const next = testKeyPair('key-2')
   idp.published = [...idp.published, next]
   const token = idp.sign({}, { key: next })
   const results = await Promise.all(Array.from({ length: 50 }, () => app.inject({ url: '/me', headers: bearer(token) })))
@@ -72,8 +72,8 @@ t.test('flood after the cooldown has expired: one shared refetch, then none unti
 })
 
 t.test('removal: a key the provider stops publishing is no longer trusted, cached tokens included', async t => {
-  const first = createKeyPair('key-1')
-  const second = createKeyPair('key-2')
+  const first = testKeyPair('key-1')
+  const second = testKeyPair('key-2')
   const idp = await idpFor(t, { keys: [first, second] })
   const app = await buildBare(t, idp, { keys: FAST })
   const token = idp.sign({}, { key: second })
@@ -101,7 +101,7 @@ for (const fault of faults) {
 
     idp.fault = fault
     await sleep(AFTER_COOLDOWN)
-    const next = createKeyPair('key-2')
+    const next = testKeyPair('key-2')
     idp.published = [...idp.published, next]
     const unknown = await app.inject({ url: '/me', headers: bearer(idp.sign({}, { key: next })) })
     t.equal(unknown.statusCode, 503, 'a key that cannot be obtained → 503')
@@ -199,15 +199,15 @@ t.test('start-up with the provider down: the server starts, logs a warning, and 
 })
 
 t.test('keys unfit for the allowed algorithms are ignored', async t => {
-  const good = createKeyPair('good')
+  const good = testKeyPair('good')
   const weak = createKeyPair('weak', 'RS256', 1024)
-  const encryption = createKeyPair('enc')
+  const encryption = testKeyPair('enc')
   encryption.jwk.use = 'enc'
-  const mislabelled = createKeyPair('mislabelled')
+  const mislabelled = testKeyPair('mislabelled')
   mislabelled.jwk.alg = 'ES256'
-  const wrongKty = createKeyPair('wrong-kty')
+  const wrongKty = testKeyPair('wrong-kty')
   wrongKty.jwk.kty = 'EC'
-  const noVerify = createKeyPair('no-verify')
+  const noVerify = testKeyPair('no-verify')
   Object.assign(noVerify.jwk, { key_ops: ['encrypt'] })
   const idp = await idpFor(t, { keys: [good, weak, encryption, mislabelled, wrongKty, noVerify] })
   const app = await buildBare(t, idp)

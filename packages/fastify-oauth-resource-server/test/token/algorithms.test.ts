@@ -2,12 +2,12 @@ import { createHmac } from 'node:crypto'
 import t from 'tap'
 import { Rejections } from '../../src/token/rejections.js'
 import { createKeyPair, forgeToken } from '../../src/testing/index.js'
-import { bearer, buildBare, idpFor } from '../helper.js'
+import { bearer, buildBare, idpFor, testKeyPair } from '../helper.js'
 
 const keys = () => [
-  createKeyPair('rsa-1', 'RS256'),
+  testKeyPair('rsa-1', 'RS256'),
   createKeyPair('ec-1', 'ES256'),
-  createKeyPair('ps-1', 'PS256'),
+  testKeyPair('ps-1', 'PS256'),
   createKeyPair('ed-1', 'EdDSA')
 ]
 
@@ -53,7 +53,7 @@ t.test('an allowlist of several algorithms accepts each, and only with a key of 
 })
 
 t.test('a JWK that names its alg is used with that alg only', async t => {
-  const rsa = createKeyPair('rsa-1', 'RS256')
+  const rsa = testKeyPair('rsa-1', 'RS256')
   const idp = await idpFor(t, { keys: [rsa] })
   const app = await buildBare(t, idp, { algorithms: ['RS256', 'PS256'] })
   const res = await app.inject({ url: '/me', headers: bearer(idp.sign({}, { key: rsa, algorithm: 'PS256' })) })

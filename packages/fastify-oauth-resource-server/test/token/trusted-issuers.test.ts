@@ -7,7 +7,7 @@ import { resolveOptions } from '../../src/options.js'
 import { Rejections } from '../../src/token/rejections.js'
 import { createTrustedIssuers } from '../../src/token/trusted-issuers.js'
 import { createKeyPair, forgeToken, type TestIssuer } from '../../src/testing/index.js'
-import { bearer, idpFor } from '../helper.js'
+import { bearer, idpFor, testKeyPair } from '../helper.js'
 
 // Several trusted issuers: a token's iss only selects among them, each has its own keys and audience.
 
@@ -33,8 +33,8 @@ async function buildTwo (t: Test, a: TestIssuer, b: TestIssuer, options: Partial
 }
 
 const pair = async (t: Test, keys?: { a?: string, b?: string }) => [
-  await idpFor(t, { audience: A_AUDIENCE, ...(keys?.a === undefined ? {} : { keys: [createKeyPair(keys.a)] }) }),
-  await idpFor(t, { audience: B_AUDIENCE, ...(keys?.b === undefined ? {} : { keys: [createKeyPair(keys.b)] }) })
+  await idpFor(t, { audience: A_AUDIENCE, ...(keys?.a === undefined ? {} : { keys: [testKeyPair(keys.a)] }) }),
+  await idpFor(t, { audience: B_AUDIENCE, ...(keys?.b === undefined ? {} : { keys: [testKeyPair(keys.b)] }) })
 ] as const
 
 const reason = (res: { headers: Record<string, unknown> }) => String(res.headers['www-authenticate'])
@@ -79,7 +79,7 @@ t.test('kid collision: each issuer verifies its own tokens, and a key of one nev
   t.match(reason(crossed), Rejections.signature)
 
   // A kid only b publishes, claiming a: looked up among a's keys only.
-  const bOnly = createKeyPair('b-only')
+  const bOnly = testKeyPair('b-only')
   b.published = [...b.published, bOnly]
   const unknown = await app.inject({ url: '/me', headers: bearer(b.sign({ iss: a.issuer, aud: A_AUDIENCE }, { key: bOnly })) })
   t.equal(unknown.statusCode, 401)
