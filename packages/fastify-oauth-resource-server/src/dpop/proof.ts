@@ -1,8 +1,13 @@
 import { createPublicKey, hash, type JsonWebKey } from 'node:crypto'
 import { createDecoder, createVerifier } from 'fast-jwt'
-import { calculateJwkThumbprint, type JWK } from 'jose'
+import type { JWK } from 'jose'
 import type { ResolvedDpopOptions } from './options.js'
 import type { ReplayVerdict } from './replay-cache.js'
+
+// jose (46 modules) is loaded with the first proof key, not with the plugin: an app that
+// never receives a DPoP proof never loads it. The thumbprint is a promise either way.
+let jose: Promise<typeof import('jose')> | undefined
+const thumbprintOf = (jwk: JWK): Promise<string> => (jose ??= import('jose')).then(({ calculateJwkThumbprint }) => calculateJwkThumbprint(jwk, 'sha256'))
 
 /**
  * Why a DPoP proof was refused: each code with the short error_description a
@@ -119,7 +124,7 @@ export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClai
     if (key.type !== 'public') throw PRIVATE_KEY
     const pem = key.export({ type: 'spki', format: 'pem' }) as string
     const verify = createVerifier({ key: pem, algorithms: [alg as 'ES256'], checkTyp: 'dpop+jwt', requiredClaims, complete: true, cache: false })
-    const proofKey: ProofKey = { verify: verify as unknown as ProofKey['verify'], jkt: undefined, thumbprint: calculateJwkThumbprint(jwk as JWK, 'sha256') }
+    const proofKey: ProofKey = { verify: verify as unknown as ProofKey['verify'], jkt: undefined, thumbprint: thumbprintOf(jwk as JWK) }
     proofKey.thumbprint.then(jkt => { proofKey.jkt = jkt }, () => {})
     if (end <= MAX_REMEMBERED_HEADER) {
       if (keys.size >= MAX_KEYS) keys.clear()
