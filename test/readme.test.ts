@@ -18,9 +18,9 @@ t.test('the README\'s authorization URL signs a user in on the local issuer, and
   t.equal(createHash('sha256').update(verifier).digest('base64url'), params.code_challenge, 'the challenge is the verifier\'s S256')
 
   // The README's defaults: the API's audience and the Auth0 sample SPA's origin.
-  const { app, local } = await buildLocal(t, { CLIENT_ORIGIN_URL: 'http://localhost:4040' })
+  const { app, local, created } = await buildLocal(t, { CLIENT_ORIGIN_URL: 'http://localhost:4040' })
   t.equal(params.audience, local.audience)
-  const password = local.created!.passwords.admin!
+  const password = created!.passwords.admin!
   const { code } = await authorize({
     issuer: local.issuer,
     clientId: params.client_id!,

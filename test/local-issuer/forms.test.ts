@@ -25,8 +25,8 @@ async function post (url: URL, jar: CookieJar, headers: Record<string, string>, 
 }
 
 t.test('a login form posted from another site gets 403 and signs no one in', async t => {
-  const { local } = await buildLocal(t)
-  const { admin } = local.created!.passwords as { admin: string }
+  const { local, created } = await buildLocal(t)
+  const { admin } = created!.passwords as { admin: string }
   const { jar, interaction } = await startSignIn(local.issuer, local.audience)
   const login = new URL(`${interaction.pathname}/login`, local.issuer)
   const credentials = { username: 'admin', password: admin }
@@ -52,8 +52,8 @@ t.test('a login form posted from another site gets 403 and signs no one in', asy
 })
 
 t.test('a consent form posted from another site gets 403', async t => {
-  const { local } = await buildLocal(t)
-  const { admin } = local.created!.passwords as { admin: string }
+  const { local, created } = await buildLocal(t)
+  const { admin } = created!.passwords as { admin: string }
   const { jar, interaction } = await startSignIn(local.issuer, local.audience)
   const origin = new URL(local.issuer).origin
   const signedIn = await post(new URL(`${interaction.pathname}/login`, local.issuer), jar, { origin }, { username: 'admin', password: admin })

@@ -134,13 +134,13 @@ t.test('client add --machine with a permission: its token carries exactly that p
 })
 
 t.test('client add --browser: a public client with PKCE and its redirect URIs signs users in; it gets no client_credentials; removed, its refresh token is refused', async t => {
-  const { local, dataDir, call } = await buildLocal(t)
+  const { local, created, dataDir, call } = await buildLocal(t)
   const app = { id: 'my-spa', redirectUri: 'http://127.0.0.1:5055/callback' }
   const added = await issuer(dataDir, ['client', 'add', app.id, '--browser', '--redirect-uri', app.redirectUri])
   t.match(added, 'Added browser client my-spa: public (no secret)')
   t.notMatch(added, 'printed once')
 
-  const adminPassword = local.created!.passwords.admin!
+  const adminPassword = created!.passwords.admin!
   const tokens = await signIn(local, 'admin', adminPassword, app)
   t.same((await call('/api/messages/admin', tokens.access_token)).json(), { message: Messages.admin }, 'admin signs in through it')
 

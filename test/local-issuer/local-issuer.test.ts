@@ -59,8 +59,8 @@ t.test('a bad client secret gets invalid_client', async t => {
 })
 
 t.test('authorization code + PKCE through the login form: admin sees the admin message, the other user gets 403', async t => {
-  const { local, call } = await buildLocal(t)
-  const passwords = await firstStartPasswords(local)
+  const { local, created, call } = await buildLocal(t)
+  const passwords = firstStartPasswords(created)
 
   const admin = await login(local.issuer, local.audience, 'admin', passwords.admin)
   const adminTokens = await exchange(local.issuer, admin.code, admin.verifier)
@@ -101,8 +101,8 @@ t.test('the login page escapes what it echoes back', async t => {
 })
 
 t.test('code exchange errors: bad PKCE verifier, replayed code, wrong redirect URI', async t => {
-  const { local } = await buildLocal(t)
-  const { admin } = await firstStartPasswords(local)
+  const { local, created } = await buildLocal(t)
+  const { admin } = firstStartPasswords(created)
 
   const first = await login(local.issuer, local.audience, 'admin', admin)
   const badVerifier = await tokenRequest(local.issuer, codeForm(first.code, createPkce().verifier))
@@ -135,8 +135,8 @@ t.test('PKCE is required for the browser client', async t => {
 })
 
 t.test('refresh tokens rotate: the old one is refused once used', async t => {
-  const { local, call } = await buildLocal(t)
-  const { admin } = await firstStartPasswords(local)
+  const { local, created, call } = await buildLocal(t)
+  const { admin } = firstStartPasswords(created)
   const flow = await login(local.issuer, local.audience, 'admin', admin)
   const tokens = await exchange(local.issuer, flow.code, flow.verifier)
   t.type(tokens.refresh_token, 'string')
@@ -221,7 +221,7 @@ async function exchange (issuer: string, code: string, verifier: string): Promis
   return res.body as unknown as TokenSet
 }
 
-async function firstStartPasswords (local: { created?: { passwords: Record<string, string> } | undefined }) {
-  if (local.created === undefined) throw new Error('expected a first start')
-  return local.created.passwords as { admin: string, user: string }
+function firstStartPasswords (created: { passwords: Record<string, string> } | undefined) {
+  if (created === undefined) throw new Error('expected a first start')
+  return created.passwords as { admin: string, user: string }
 }
