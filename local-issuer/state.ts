@@ -15,13 +15,14 @@ export const PERMISSION_PATTERN = '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$'
 /** Usernames and client ids: what reads well on a command line and in a URL. */
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'
 const BASE64URL = { type: 'string', pattern: '^[A-Za-z0-9_-]+$', minLength: 16, maxLength: 128 } as const
+const NAME = { type: 'string', pattern: NAME_PATTERN } as const
 
 const PermissionsSchema = { type: 'array', items: { type: 'string', pattern: PERMISSION_PATTERN }, maxItems: 100 } as const
 
 export const LocalUserSchema = {
   type: 'object',
   properties: {
-    username: { type: 'string', pattern: NAME_PATTERN },
+    username: NAME,
     sub: { type: 'string', minLength: 1, maxLength: 255 },
     permissions: PermissionsSchema,
     /** scrypt(password, salt), both base64url. */
@@ -36,7 +37,7 @@ export type LocalUser = FromSchema<typeof LocalUserSchema>
 export const BrowserClientSchema = {
   type: 'object',
   properties: {
-    clientId: { type: 'string', pattern: NAME_PATTERN },
+    clientId: NAME,
     kind: { const: 'browser' },
     redirectUris: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 2048 }, minItems: 1, maxItems: 20 }
   },
@@ -48,7 +49,7 @@ export type BrowserClient = FromSchema<typeof BrowserClientSchema>
 export const MachineClientSchema = {
   type: 'object',
   properties: {
-    clientId: { type: 'string', pattern: NAME_PATTERN },
+    clientId: NAME,
     kind: { const: 'machine' },
     permissions: PermissionsSchema,
     /** scrypt(secret, salt), both base64url: the secret itself is printed once and kept nowhere. */
