@@ -69,6 +69,10 @@ t.test('the scrape passes promtool check metrics, after every kind of request', 
   t.equal(sample(text, 'oauth_key_fetch_duration_seconds_count', { document: 'jwks' }), 1)
   t.equal(sample(text, 'oauth_keys_loaded'), 1)
   t.match(text, /^process_cpu_seconds_total \d/m, 'Node\'s process metrics are there too')
+  for (const name of ['process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_active_handles', 'nodejs_version_info']) {
+    t.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name}, one of prom-client's default metrics`)
+  }
+  t.notMatch(text, 'nodejs_gc_duration_seconds', 'not the GC histogram, which costs per request (README, Observability)')
 })
 
 t.test('promtool catches what the check is for: a counter without _total fails it', async t => {
