@@ -41,7 +41,7 @@ const kMeasure = Symbol('metrics.measure')
 // JavaScript after every garbage collection, a label-hashing observe each time, and load
 // makes garbage: paired, metrics on minus off, without the default metrics 0.1 / 0.6 / 1.9 µs
 // per request (public, cached token, forged) against 0.8 / 1.7 / 2.9 with them (README,
-// Observability). The others read their values at scrape time. The files are prom-client's
+// Performance). The others read their values at scrape time. The files are prom-client's
 // own (15.x, no exports map); the metrics test fails if one goes missing.
 const DEFAULT_METRICS = ['processCpuTotal', 'processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors',
   'eventLoopLag', 'processResources', 'processHandles', 'processRequests', 'heapSizeAndUsed', 'heapSpacesSizeAndUsed', 'version'] as const
