@@ -45,8 +45,8 @@ const kMeasure = Symbol('metrics.measure')
 // own (15.x, no exports map); the metrics test fails if one goes missing.
 const DEFAULT_METRICS = ['processCpuTotal', 'processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors',
   'eventLoopLag', 'processResources', 'processHandles', 'processRequests', 'heapSizeAndUsed', 'heapSpacesSizeAndUsed', 'version'] as const
-const defaultMetric = (name: typeof DEFAULT_METRICS[number]) =>
-  createRequire(import.meta.url)(`prom-client/lib/metrics/${name}`) as (registry: Registry, config: { eventLoopMonitoringPrecision: number }) => void
+type DefaultMetric = (registry: Registry, config: { eventLoopMonitoringPrecision: number }) => void
+const require = createRequire(import.meta.url)
 
 /**
  * Prometheus metrics for the service: request durations by route pattern, and
@@ -57,7 +57,7 @@ const defaultMetric = (name: typeof DEFAULT_METRICS[number]) =>
  */
 async function metrics (fastify: FastifyInstance) {
   const registry = new Registry()
-  for (const name of DEFAULT_METRICS) defaultMetric(name)(registry, { eventLoopMonitoringPrecision: 10 })
+  for (const name of DEFAULT_METRICS) (require(`prom-client/lib/metrics/${name}`) as DefaultMetric)(registry, { eventLoopMonitoringPrecision: 10 })
   // prom-client names three gauges *_total, which Prometheus reserves for counters
   // (promtool check metrics refuses them); drop them rather than export a misleading name.
   // The same counts by handle type stay (nodejs_active_handles{type} and the like).
