@@ -5,23 +5,31 @@ import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
-import config, { type ConfigOptions } from './plugins/config.js'
-import type { DpopConfig } from './plugins/dpop-config.js'
+import type { Config, DpopConfig } from './config/index.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
 import securityHeaders, { SampleHeaders } from './plugins/security-headers.js'
 import health from './routes/health.js'
 import messages, { Permissions } from './routes/messages.js'
 
-export interface AppOptions extends ConfigOptions {
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The service's configuration, as loadConfig read it. */
+    config: Readonly<Config>
+  }
+}
+
+export interface AppOptions {
+  /** The configuration, read once by loadConfig (server.ts from the environment; tests from their own). */
+  config: Readonly<Config>
   /** Auth plugin options the environment does not set (tests shorten the key timings). */
   authOptions?: Pick<AuthOptions, 'keys' | 'tokenCacheSize'>
 }
 
-/** The whole service as one plugin: config → (metrics) → security headers and CORS → (local issuer) → auth → docs → routes. */
+/** The whole service as one plugin, given its Config: (metrics) → security headers and CORS → (local issuer) → auth → docs → routes. */
 async function app (fastify: FastifyInstance, opts: AppOptions) {
-  await fastify.register(config, opts)
-  const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin, dpop: dpopConfig } = fastify.config
+  fastify.decorate('config', opts.config)
+  const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin, dpop: dpopConfig } = opts.config
   // Before any route, so each is labelled by its pattern as it is added; served by server.ts.
   // Loaded only when on: with metrics off, prom-client never loads.
   if (fastify.config.metrics !== undefined) await fastify.register(import('./plugins/metrics.js'))

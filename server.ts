@@ -1,13 +1,9 @@
-import { existsSync } from 'node:fs'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import app from './app.js'
-import { ConfigError, resolveServerOptions } from './plugins/config.js'
-import { serializeRequest } from './plugins/log-redaction.js'
-import { createMetricsServer, METRICS_PATH } from './plugins/metrics-server.js'
-
-// The Auth0 samples keep their settings in .env; variables already set win.
-if (existsSync('.env')) process.loadEnvFile('.env')
+import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.js'
+import { serializeRequest } from './logging/redaction.js'
+import { createMetricsServer, METRICS_PATH } from './metrics/metrics-server.js'
 
 // The issuer's discovery document names another issuer: the configuration is wrong, not the provider.
 // The local issuer's state file is broken: its message names the file and what is wrong.
@@ -22,20 +18,20 @@ function exitOnStartError (error: unknown, log?: (error: unknown) => void): neve
   process.exit(1)
 }
 
-let serverOptions: ReturnType<typeof resolveServerOptions>
+// Read once, here: .env and the environment (variables already set win), checked as a whole.
+let config: Readonly<Config>
 try {
-  serverOptions = resolveServerOptions(process.env)
+  config = loadConfig(readEnvironment())
 } catch (error) {
   exitOnStartError(error)
 }
-const { level, trustProxy } = serverOptions
 
 const server = Fastify({
   // Credentials never reach the log: not the Authorization header, not a token in the query, and
   // not the raw bytes of a malformed request, which Fastify logs at trace as err.rawPacket.
-  logger: { level, redact: ['req.headers.authorization', 'err.rawPacket'], serializers: { req: serializeRequest } },
+  logger: { level: config.logLevel, redact: ['req.headers.authorization', 'err.rawPacket'], serializers: { req: serializeRequest } },
   // Behind a TLS-terminating proxy, the scheme and host in challenges come from X-Forwarded-*.
-  trustProxy,
+  trustProxy: config.trustProxy,
   // Hello World clients send no bodies; keep what a request may cost small.
   bodyLimit: 16 * 1024
 })
@@ -50,12 +46,12 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
 })
 
 try {
-  await server.register(app, { env: process.env })
+  await server.register(app, { config })
   // Prometheus scrapes a second listener, never the API's port; it closes with the API.
-  const metrics = server.config.metrics
+  const metrics = config.metrics
   const metricsServer = metrics === undefined ? undefined : createMetricsServer(server.metrics, server.log.child({ listener: 'metrics' }))
   if (metricsServer !== undefined) server.addHook('onClose', () => metricsServer.close())
-  await server.listen({ port: server.config.port, host: server.config.host })
+  await server.listen({ port: config.port, host: config.host })
   await metricsServer?.listen({ port: metrics!.port, host: metrics!.host, listenTextResolver: address => `Metrics listening at ${address}${METRICS_PATH}` })
   if (server.localIssuer !== undefined) printNewcomerGuide()
 } catch (error) {
@@ -66,7 +62,7 @@ try {
 function printNewcomerGuide () {
   const { issuer, created, dataDir, stateFile, otherInstances } = server.localIssuer!
   const { port } = server.addresses()[0] as { port: number }
-  const api = `http://${server.config.host}:${port}`
+  const api = `http://${config.host}:${port}`
   // With another server on the same data folder, `npm run token` must be told which one.
   const shared = otherInstances().length > 0
   const token = shared ? `npm run -s token -- --port ${port}` : 'npm run -s token'

@@ -12,7 +12,7 @@ import {
 } from 'fastify-oauth-resource-server'
 import { createRequire } from 'node:module'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { RequestDurations } from './request-durations.js'
+import { RequestDurations } from '../metrics/request-durations.js'
 
 export interface Metrics {
   registry: Registry

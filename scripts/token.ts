@@ -15,10 +15,17 @@ import { parseArgs } from 'node:util'
 import * as DPoP from 'dpop'
 // Not local-issuer/index.js: that would load oidc-provider (and its Node.js version warning) for nothing.
 import { liveInstances, portOf, type IssuerInstance } from '../local-issuer/instances.js'
-import { DEFAULT_DATA_DIR } from '../local-issuer/issuer-info.js'
 import { STATE_FILE, type LocalState } from '../local-issuer/state.js'
+import { ConfigError, loadConfig, readEnvironment } from '../config/index.js'
 
-const dataDir = process.env.LOCAL_ISSUER_DATA || DEFAULT_DATA_DIR
+let dataDir: string
+try {
+  // The server's configuration, read as the server reads it (.env too): the same LOCAL_ISSUER_DATA.
+  dataDir = loadConfig(readEnvironment()).localIssuerData
+} catch (error) {
+  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error)
+  process.exit(1)
+}
 const START = 'start the server with npm start and no ISSUER_BASE_URL or AUTH0_DOMAIN set'
 
 /** The API port the user asked for with --api or --port, if any. */

@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import app from '../app.js'
+import { loadConfig } from '../config/index.js'
 import { bearer, build, envFor, idpFor } from './helper.js'
 
 // RFC 9728: OAuth 2.0 Protected Resource Metadata, through the service.
@@ -36,7 +37,7 @@ t.test('behind a trusted proxy, the pointer uses the forwarded scheme and host',
   const idp = await idpFor(t)
   const server = Fastify({ trustProxy: true })
   t.teardown(() => server.close())
-  await server.register(app, { env: envFor(idp) })
+  await server.register(app, { config: loadConfig(envFor(idp)) })
   const res = await server.inject({
     url: '/api/messages/protected',
     headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' }

@@ -4,14 +4,16 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TestIssuer } from 'fastify-oauth-resource-server/testing'
 import type { Test } from 'tap'
 import app, { type AppOptions } from '../app.js'
+import { loadConfig } from '../config/index.js'
 
 export type Env = Record<string, string | undefined>
 
 /** The app, ready, on the given environment only; closed when the test ends. */
-export async function build (t: Test, env: Env, options: Omit<AppOptions, 'env'> = {}): Promise<FastifyInstance> {
+export async function build (t: Test, env: Env, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
+  const config = loadConfig(env)
   const server = Fastify()
   t.teardown(() => server.close())
-  await server.register(app, { ...options, env })
+  await server.register(app, { ...options, config })
   await server.ready()
   return server
 }

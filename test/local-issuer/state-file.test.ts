@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import t from 'tap'
 import app from '../../app.js'
+import { loadConfig } from '../../config/index.js'
 import { LOCK_FILE } from '../../local-issuer/state-lock.js'
 import { tokenRequest } from '../fixtures/local-login.js'
 import { build } from '../helper.js'
@@ -101,7 +102,7 @@ t.test('a corrupt state file stops the server\'s start with that message', async
   const server = Fastify()
   t.teardown(() => server.close())
   await t.rejects(async () => {
-    await server.register(app, { env: { LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir } })
+    await server.register(app, { config: loadConfig({ LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir }) })
     await server.ready()
   }, {
     code: 'LOCAL_ISSUER_STATE_INVALID',
@@ -115,7 +116,7 @@ t.test('a state file broken while the server runs: sign-ins and added clients fa
   const logs: string[] = []
   const server = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { logs.push(line) } } } })
   t.teardown(() => server.close())
-  await server.register(app, { env: { LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir } })
+  await server.register(app, { config: loadConfig({ LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir }) })
   await server.ready()
   const local = server.localIssuer!
   const token = () => tokenRequest(local.issuer, { grant_type: 'client_credentials', client_id: 'job', client_secret: secret, audience: local.audience, scope: 'read:admin-messages' })

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { forgeToken } from 'fastify-oauth-resource-server/testing'
 import t from 'tap'
-import { createMetricsServer } from '../../plugins/metrics-server.js'
+import { createMetricsServer } from '../../metrics/metrics-server.js'
 import { bearer, build, envFor, idpFor } from '../helper.js'
 
 // METRICS_PORT turns the metrics on; the tests scrape through the metrics server's inject.

@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import app from '../../app.js'
+import { loadConfig } from '../../config/index.js'
 import { envFor, idpFor } from '../helper.js'
 
 t.test('health probes are unauthenticated and left out of the request log', async t => {
@@ -8,7 +9,7 @@ t.test('health probes are unauthenticated and left out of the request log', asyn
   const lines: string[] = []
   const server = Fastify({ logger: { level: 'info', stream: { write: (line: string) => lines.push(line) } } })
   t.teardown(() => server.close())
-  await server.register(app, { env: envFor(idp) })
+  await server.register(app, { config: loadConfig(envFor(idp)) })
   await server.ready()
   t.same((await server.inject('/health/live')).json(), { status: 'ok' })
   t.same((await server.inject('/health/ready')).json(), { status: 'ok', issuers: { [idp.issuer]: 'ok' } })
@@ -20,7 +21,7 @@ t.test('GET /health/ready → 503 while the identity provider keys are not loade
   idp.fault = 'down'
   const server = Fastify()
   t.teardown(() => server.close())
-  await server.register(app, { env: envFor(idp) })
+  await server.register(app, { config: loadConfig(envFor(idp)) })
   await server.ready()
   t.equal((await server.inject('/health/live')).statusCode, 200)
   const ready = await server.inject('/health/ready')
@@ -35,7 +36,7 @@ t.test('GET /health/ready with several issuers reports each; one down is degrade
   const server = Fastify()
   t.teardown(() => server.close())
   await server.register(app, {
-    env: { ISSUER_1_BASE_URL: a.issuer, ISSUER_1_AUDIENCE: a.audience, ISSUER_2_BASE_URL: b.issuer, ISSUER_2_AUDIENCE: b.audience }
+    config: loadConfig({ ISSUER_1_BASE_URL: a.issuer, ISSUER_1_AUDIENCE: a.audience, ISSUER_2_BASE_URL: b.issuer, ISSUER_2_AUDIENCE: b.audience })
   })
   await server.ready()
   const ready = await server.inject('/health/ready')

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { Messages } from '../../routes/messages.js'
+import { loadConfig } from '../../config/index.js'
 import { bearer, build, DPOP_CHALLENGE, envFor, idpFor, RESOURCE_METADATA } from '../helper.js'
 
 t.test('GET /api/messages/public → 200 without a token', async t => {
@@ -89,7 +90,7 @@ t.test('a failing handler → 500 {"message":"Internal Server Error"} with no de
   const { default: app } = await import('../../app.js')
   const server = Fastify()
   t.teardown(() => server.close())
-  await server.register(app, { env: envFor(idp) })
+  await server.register(app, { config: loadConfig(envFor(idp)) })
   server.get('/boom', async () => { throw new Error('secret database password in message') })
   const res = await server.inject('/boom')
   t.equal(res.statusCode, 500)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseTrustProxy, resolveConfig, resolveServerOptions, type Env } from '../../plugins/config.js'
+import { loadConfig, parseTrustProxy, resolveConfig, type Env } from '../../config/index.js'
 import { build } from '../helper.js'
 
 const base: Env = { PORT: 6060, HOST: 'localhost', LOG_LEVEL: 'info', CLIENT_ORIGIN_URL: 'http://localhost:4040', LOCAL_ISSUER_DATA: '.local-issuer', DPOP: 'allowed', DPOP_NONCE: 'off' }
@@ -117,7 +117,7 @@ t.test('TRUST_PROXY as a hop count is refused, saying what to use instead', asyn
   for (const hops of ['1', '2', ' 2 ', '0']) {
     t.throws(() => parseTrustProxy(hops), { name: 'ConfigError', message: /^TRUST_PROXY must not be a hop count .*List the proxies' addresses or CIDRs .*or use true/ }, hops)
   }
-  t.throws(() => resolveServerOptions({ TRUST_PROXY: '2' }), { name: 'ConfigError', message: /^TRUST_PROXY must not be a hop count/ })
+  t.throws(() => loadConfig({ TRUST_PROXY: '2' }), { name: 'ConfigError', message: /^TRUST_PROXY must not be a hop count/ })
 })
 
 t.test('numbered ISSUER_<n>_* variables configure several issuers, each with its own audience and introspection', async t => {

@@ -1,5 +1,5 @@
-import { ConfigError } from './config-error.js'
-import type { Env } from './env-schema.js'
+import { ConfigError } from './error.js'
+import type { Env } from './schema.js'
 
 export const DPOP_MODES = ['allowed', 'required', 'off'] as const
 

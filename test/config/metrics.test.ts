@@ -1,5 +1,5 @@
 import t from 'tap'
-import { resolveConfig, type Env } from '../../plugins/config.js'
+import { resolveConfig, type Env } from '../../config/index.js'
 import { build } from '../helper.js'
 
 const base: Env = { PORT: 6060, HOST: 'localhost', LOG_LEVEL: 'info', CLIENT_ORIGIN_URL: 'http://localhost:4040', LOCAL_ISSUER_DATA: '.local-issuer', DPOP: 'allowed', DPOP_NONCE: 'off', ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'a' }

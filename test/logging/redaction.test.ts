@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import { redactUrl, serializeRequest } from '../../plugins/log-redaction.js'
+import { redactUrl, serializeRequest } from '../../logging/redaction.js'
 
 t.test('credential-looking query values become [REDACTED]; the path and other parameters stay', async t => {
   const cases: Array<[string, string]> = [

@@ -1,6 +1,6 @@
 import { parseProviderUrl } from 'fastify-oauth-resource-server'
-import { ConfigError } from './config-error.js'
-import type { Env } from './env-schema.js'
+import { ConfigError } from './error.js'
+import type { Env } from './schema.js'
 import { readIntrospection, readIssuerList, type ExternalIssuer } from './issuer-list.js'
 
 /** The numbered issuers; the one-issuer fields stay undefined. */

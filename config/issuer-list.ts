@@ -1,5 +1,5 @@
 import { parseProviderUrl, type IntrospectionOptions, type IssuerOptions } from 'fastify-oauth-resource-server'
-import { ConfigError } from './config-error.js'
+import { ConfigError } from './error.js'
 
 /**
  * Several trusted issuers, numbered from 1 without gaps, one variable per setting:

@@ -2,10 +2,11 @@ import type { FromSchema } from 'json-schema-to-ts'
 import { DEFAULT_DATA_DIR } from '../local-issuer/issuer-info.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const
 
-/** The environment variables the service reads, as the README documents them (JSON Schema, for @fastify/env). */
+/** The environment variables the service reads, as the README documents them (JSON Schema, checked by env-schema in loadConfig). */
 export const EnvSchema = {
   type: 'object',
   properties: {

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import type { Metrics } from './metrics.js'
+import type { Metrics } from '../plugins/metrics.js'
 
 export const METRICS_PATH = '/metrics'
 

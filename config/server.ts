@@ -1,13 +1,13 @@
 import { isIP } from 'node:net'
-import { ConfigError } from './config-error.js'
-import { LOG_LEVELS } from './env-schema.js'
+import { ConfigError } from './error.js'
+import { LOG_LEVELS, type LogLevel } from './schema.js'
 
 /**
- * What Fastify needs at construction, before the config plugin runs: the log
- * level and trustProxy. Read by server.ts; throws ConfigError naming the variable.
+ * What Fastify needs at construction: the log level and trustProxy. Checked before
+ * the schema, so a bad LOG_LEVEL is named with the levels it may be; throws ConfigError naming the variable.
  */
-export function resolveServerOptions (env: Record<string, string | undefined>) {
-  const level = env.LOG_LEVEL || 'info'
+export function resolveServerOptions (env: Readonly<Record<string, string | undefined>>): { level: LogLevel, trustProxy: boolean | string } {
+  const level = (env.LOG_LEVEL || 'info') as LogLevel
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(level)})`)
   }

@@ -1,0 +1,87 @@
+import envSchema from 'env-schema'
+import { ConfigError } from './error.js'
+import { resolveDpop, type DpopConfig } from './dpop.js'
+import { EnvSchema, type Env, type LogLevel } from './schema.js'
+import { resolveIssuer, type IssuerChoice } from './issuers.js'
+import { resolveMetricsConfig, type MetricsConfig } from './metrics.js'
+import { resolveServerOptions } from './server.js'
+
+export { ConfigError } from './error.js'
+export { readEnvironment } from './environment.js'
+export { EnvSchema, LOG_LEVELS, type Env, type LogLevel } from './schema.js'
+export { DEFAULT_LOCAL_AUDIENCE } from './issuers.js'
+export { parseTrustProxy } from './server.js'
+export type { DpopConfig } from './dpop.js'
+export type { MetricsConfig } from './metrics.js'
+
+/** The service's settings, read from the environment once and checked. */
+export interface Config extends IssuerChoice {
+  /** Fastify's logger level (LOG_LEVEL). */
+  logLevel: LogLevel
+  /** Fastify's trustProxy (TRUST_PROXY): false, true, or the proxies' addresses and CIDRs. */
+  trustProxy: boolean | string
+  port: number
+  host: string
+  clientOrigin: string
+  /** The local issuer's data folder (LOCAL_ISSUER_DATA), which `npm run token` and `npm run issuer` use too. */
+  localIssuerData: string
+  /** Where Prometheus scrapes; undefined when METRICS_PORT is unset (metrics off). */
+  metrics: MetricsConfig | undefined
+  dpop: DpopConfig
+}
+
+/**
+ * Turns checked environment variables into settings; throws ConfigError naming the variable.
+ * `raw` is the whole environment, for the numbered ISSUER_<n>_* variables.
+ */
+export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> = env): Omit<Config, 'logLevel' | 'trustProxy'> {
+  const { auth, localIssuer } = resolveIssuer(env, raw)
+
+  let origin: URL | undefined
+  try {
+    origin = new URL(env.CLIENT_ORIGIN_URL)
+  } catch {}
+  if (origin === undefined || !/^https?:$/.test(origin.protocol) || origin.origin !== env.CLIENT_ORIGIN_URL.replace(/\/$/, '')) {
+    throw new ConfigError(`CLIENT_ORIGIN_URL must be an origin such as http://localhost:4040 (got ${JSON.stringify(env.CLIENT_ORIGIN_URL)})`)
+  }
+
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    clientOrigin: origin.origin,
+    localIssuerData: env.LOCAL_ISSUER_DATA,
+    auth,
+    localIssuer,
+    metrics: resolveMetricsConfig(env),
+    dpop: resolveDpop(env)
+  }
+}
+
+/**
+ * The one configuration of the service, from an environment (`readEnvironment()` for
+ * the real one: `.env` and the process's variables; tests pass their own): every
+ * variable checked against the one schema, then resolved; frozen. The server, the app
+ * and the npm scripts all take this. Throws ConfigError, whose message names the variable.
+ */
+export function loadConfig (raw: Readonly<Record<string, string | undefined>>): Readonly<Config> {
+  // What Fastify needs at construction, checked first as the server always has.
+  const { level, trustProxy } = resolveServerOptions(raw)
+  let env: Env
+  try {
+    env = envSchema<Env>({ schema: EnvSchema, data: raw, env: false, dotenv: false })
+  } catch (error) {
+    // env-schema reports Ajv errors; name the variable, not the schema path.
+    const [first] = (error as { errors?: Array<{ instancePath: string, message?: string }> }).errors ?? []
+    if (first === undefined) throw error
+    throw new ConfigError(`${first.instancePath.slice(1)} ${first.message ?? 'is invalid'}`)
+  }
+  return deepFreeze({ logLevel: level, trustProxy, ...resolveConfig(env, raw) })
+}
+
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}
