@@ -62,7 +62,7 @@ const BUILT_IN_CLIENTS: Record<string, string> = {
 export async function runCommand (args: string[], io: CommandIo): Promise<void> {
   const { values, positionals } = parse(args)
   const [group, action, ...rest] = positionals
-  const command = `${group ?? ''} ${action ?? ''}`.trim()
+  const command = values.help === true ? 'help' : `${group ?? ''} ${action ?? ''}`.trim()
 
   switch (command) {
     case 'user add': {
@@ -186,7 +186,8 @@ function parse (args: string[]) {
         client: { type: 'string' },
         browser: { type: 'boolean' },
         machine: { type: 'boolean' },
-        'redirect-uri': { type: 'string', multiple: true }
+        'redirect-uri': { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' }
       }
     })
   } catch (error) {

@@ -18,15 +18,21 @@ import { liveInstances, portOf, type IssuerInstance } from '../local-issuer/inst
 import { STATE_FILE, type LocalState } from '../local-issuer/state.js'
 import { ConfigError, loadConfig, readEnvironment } from '../config/index.js'
 
-let dataDir: string
-try {
-  // The server's configuration, read as the server reads it (.env too): the same LOCAL_ISSUER_DATA.
-  dataDir = loadConfig(readEnvironment()).localIssuerData
-} catch (error) {
-  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : error)
-  process.exit(1)
-}
+// The server's configuration, read as the server reads it (.env too): the same LOCAL_ISSUER_DATA.
+let dataDir = ''
 const START = 'start the server with npm start and no ISSUER_BASE_URL or AUTH0_DOMAIN set'
+
+const USAGE = `Prints an access token from the local development issuer of a running npm start.
+
+Usage: npm run -s token -- [options]
+  --scope "<permissions>"  ask for these permissions (space-separated), such as read:admin-messages
+  --opaque                 an opaque token, which the API checks by introspection
+  --dpop                   a token bound to a new key (DPoP): prints the Authorization and DPoP
+                           headers for one call of GET /api/messages/protected
+  --api <url>, --port <n>  with several servers on one data folder, the one whose API this is
+  -h, --help               this text
+
+The data folder is LOCAL_ISSUER_DATA (default .local-issuer), from .env or the environment, as for npm start.`
 
 /** The API port the user asked for with --api or --port, if any. */
 function wantedPort (values: { api?: string | undefined, port?: string | undefined }): number | undefined {
@@ -62,7 +68,12 @@ function choose (instances: IssuerInstance[], port: number | undefined): IssuerI
 }
 
 try {
-  const { values } = parseArgs({ options: { scope: { type: 'string' }, opaque: { type: 'boolean' }, api: { type: 'string' }, port: { type: 'string' }, dpop: { type: 'boolean' } } })
+  const { values } = parseArgs({ options: { scope: { type: 'string' }, opaque: { type: 'boolean' }, api: { type: 'string' }, port: { type: 'string' }, dpop: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+  if (values.help === true) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  dataDir = loadConfig(readEnvironment()).localIssuerData
   if (values.opaque === true && values.dpop === true) throw new Error('--opaque and --dpop do not go together: the API refuses DPoP-bound opaque tokens')
   const info = choose(liveInstances(dataDir), wantedPort(values))
   let machineClientSecret: string
@@ -103,6 +114,6 @@ try {
     console.error(`Send both headers with GET ${url} within 60 s; each proof is accepted once.`)
   }
 } catch (error) {
-  console.error((error as Error).message)
+  console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : (error as Error).message)
   process.exitCode = 1
 }

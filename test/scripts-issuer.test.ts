@@ -38,6 +38,15 @@ t.test('npm run issuer: four commands run at once as processes lose no update, a
   t.equal(results.filter(result => result.stdout.includes('First use')).length, 1, 'the state was made once, its secrets printed once')
 })
 
+t.test('npm run issuer -- --help prints its usage and exits 0, as `help` does', async t => {
+  for (const args of [['--help'], ['-h'], ['help']]) {
+    const result = await run(SCRIPT, args, {})
+    t.equal(result.code, 0, args.join(' '))
+    t.match(result.stdout, /^Usage: npm run issuer -- <command>\n\n {2}user add <username>/, args.join(' '))
+    t.equal(result.stderr, '')
+  }
+})
+
 t.test('a corrupt state file: npm run issuer exits 1 with one line naming the file and the problem, and leaves the file', async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
   const file = join(dataDir, 'state.json')

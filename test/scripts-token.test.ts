@@ -16,10 +16,12 @@ const SERVER = compiled('server')
 // Each test has a data folder of its own, and mostly waits on child processes: side by side.
 t.jobs = 5
 
-async function token (dataDir: string, args: string[] = []) {
+/** The compiled script in a child process, in an empty folder (no .env) unless `cwd` is given; LOCAL_ISSUER_DATA unset when dataDir is undefined. */
+async function token (dataDir: string | undefined, args: string[] = [], cwd = mkdtempSync(join(tmpdir(), 'token-cwd-'))) {
   try {
     const { stdout, stderr } = await promisify(execFile)(...plainNode([SCRIPT, ...args]), {
-      env: { PATH: process.env.PATH ?? '', LOCAL_ISSUER_DATA: dataDir },
+      cwd,
+      env: { PATH: process.env.PATH ?? '', ...(dataDir === undefined ? {} : { LOCAL_ISSUER_DATA: dataDir }) },
       timeout: 30_000
     })
     return { code: 0, stdout: stdout.trim(), stderr }
@@ -72,6 +74,34 @@ t.test('npm run token says what to do when no local issuer has run', async t => 
   t.equal(result.code, 1)
   t.equal(result.stdout, '')
   t.match(result.stderr, /No local issuer found in .*: start the server with npm start/)
+})
+
+t.test('npm run token reads LOCAL_ISSUER_DATA from .env, as npm start does; the environment wins over .env', async t => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
+  const app = await build(t, { LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir })
+  const project = mkdtempSync(join(tmpdir(), 'project-'))
+  writeFileSync(join(project, '.env'), `LOCAL_ISSUER_DATA=${dataDir}\n`)
+  const fromDotenv = await token(undefined, [], project)
+  t.equal(fromDotenv.code, 0, fromDotenv.stderr)
+  t.equal(await protectedStatus(app, fromDotenv.stdout), 200, 'a token from the issuer .env names')
+
+  const empty = mkdtempSync(join(tmpdir(), 'empty-'))
+  const overridden = await token(empty, [], project)
+  t.equal(overridden.code, 1)
+  t.match(overridden.stderr, /No local issuer found in .*empty-/, 'LOCAL_ISSUER_DATA in the environment wins')
+})
+
+t.test('npm run token -- --help prints its usage and exits 0; a bad setting is one line naming the variable', async t => {
+  const help = await token(undefined, ['--help'])
+  t.equal(help.code, 0)
+  t.match(help.stdout, /^Prints an access token .*\n\nUsage: npm run -s token -- \[options\]/s)
+  for (const option of ['--scope', '--opaque', '--dpop', '--api', '--port', '--help']) t.match(help.stdout, option)
+
+  const project = mkdtempSync(join(tmpdir(), 'project-'))
+  writeFileSync(join(project, '.env'), 'LOCAL_ISSUER_PORT=x\n')
+  const bad = await token(undefined, [], project)
+  t.equal(bad.code, 1)
+  t.equal(bad.stderr, 'Configuration error: LOCAL_ISSUER_PORT must be integer\n')
 })
 
 t.test('two servers on one data folder: --port and --api pick one, none picks the last and says so, a closed one is forgotten', async t => {
