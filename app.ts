@@ -46,7 +46,6 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   let trusted: Partial<Pick<AuthOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'issuers'>>
   let docsOptions: DocsOptions = {}
   if (localIssuerConfig === undefined) {
-    fastify.decorate('localIssuer', undefined)
     trusted = authConfig!
   } else {
     await fastify.register(localIssuer, { ...localIssuerConfig, clientOrigin, redirectUris: docsRedirectUris(fastify.config.port) })

@@ -48,11 +48,14 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
 try {
   await server.register(app, { config })
   // Prometheus scrapes a second listener, never the API's port; it closes with the API.
-  const metrics = config.metrics
-  const metricsServer = metrics === undefined ? undefined : createMetricsServer(server.metrics, server.log.child({ listener: 'metrics' }))
+  // server.metrics is there exactly when config.metrics is (the app registers it then).
+  const { metrics } = config
+  const metricsServer = server.metrics === undefined ? undefined : createMetricsServer(server.metrics, server.log.child({ listener: 'metrics' }))
   if (metricsServer !== undefined) server.addHook('onClose', () => metricsServer.close())
   await server.listen({ port: config.port, host: config.host })
-  await metricsServer?.listen({ port: metrics!.port, host: metrics!.host, listenTextResolver: address => `Metrics listening at ${address}${METRICS_PATH}` })
+  if (metricsServer !== undefined && metrics !== undefined) {
+    await metricsServer.listen({ port: metrics.port, host: metrics.host, listenTextResolver: address => `Metrics listening at ${address}${METRICS_PATH}` })
+  }
   if (server.localIssuer !== undefined) printNewcomerGuide()
 } catch (error) {
   exitOnStartError(error, err => server.log.fatal({ err }, 'the server could not start'))

@@ -4,8 +4,8 @@ import type { LocalIssuer } from '../local-issuer/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The local development issuer, when no external issuer is configured. */
-    localIssuer: LocalIssuer | undefined
+    /** The local development issuer: present only when no external issuer is configured. */
+    localIssuer?: LocalIssuer
   }
 }
 

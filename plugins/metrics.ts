@@ -23,8 +23,8 @@ export interface Metrics {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The Prometheus registry; served by server.ts on METRICS_PORT, never on the API's port. */
-    metrics: Metrics
+    /** The Prometheus registry, registered only with METRICS_PORT set; served by server.ts on that port, never on the API's. */
+    metrics?: Metrics
   }
 }
 

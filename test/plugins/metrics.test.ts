@@ -13,7 +13,7 @@ const NO_COOLDOWN = { keys: { cooldown: 0 } }
 const now = () => Math.floor(Date.now() / 1000)
 
 async function scrape (app: FastifyInstance): Promise<string> {
-  const server = createMetricsServer(app.metrics, app.log)
+  const server = createMetricsServer(app.metrics!, app.log)
   const res = await server.inject({ url: '/metrics' })
   await server.close()
   if (res.statusCode !== 200) throw new Error(`scrape: ${res.statusCode}`)
@@ -170,7 +170,7 @@ t.test('without METRICS_PORT the metrics are off: no registry, no hooks', async 
 t.test('the metrics server answers GET /metrics only', async t => {
   const idp = await idpFor(t)
   const app = await build(t, envFor(idp, METRICS))
-  const server = createMetricsServer(app.metrics, app.log)
+  const server = createMetricsServer(app.metrics!, app.log)
   t.teardown(() => server.close())
   const res = await server.inject({ url: '/metrics' })
   t.equal(res.statusCode, 200)
