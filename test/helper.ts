@@ -18,8 +18,15 @@ export async function build (t: Test, env: Env, options: Omit<AppOptions, 'confi
   return server
 }
 
-/** A loopback identity provider, closed when the test ends; the package's tests' own, which reuses closed issuers' keys. */
-export { idpFor, plainNode, testKeyPair } from '../packages/fastify-oauth-resource-server/test/helper.js'
+export { idpFor, testKeyPair } from './fixtures/idp.js'
+
+/**
+ * `node <args>` for a child process, run as a user runs it. tap's process-info hook
+ * rewrites every child's NODE_OPTIONS to load itself, even under an explicit `env`,
+ * which doubles a child's start-up; `env -u NODE_OPTIONS` execs node without it, in
+ * the same process (the PID a test stops is node's).
+ */
+export const plainNode = (args: string[]): [string, string[]] => ['env', ['-u', 'NODE_OPTIONS', process.execPath, ...args]]
 
 export function envFor (idp: TestIssuer, extra: Env = {}): Env {
   return { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, ...extra }
