@@ -10,6 +10,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cd "$root"
+# What `npm publish` would send, checked without sending it (the release workflow publishes from a tag).
+npm publish -w fastify-oauth-resource-server --dry-run --silent
 tarball=$(npm pack -w fastify-oauth-resource-server --pack-destination "$work" --silent | tail -n 1)
 cp test/consumer/package.json test/consumer/tsconfig.json test/consumer/*.ts "$work/"
 # The package README's test snippets, as a user copies them. They are type-checked on
