@@ -25,7 +25,7 @@ export interface RouteSeries {
 /**
  * The request-duration histogram, kept in typed arrays and handed to prom-client
  * only at scrape time. prom-client's own Histogram hashes its labels on every
- * observation (about 2.5 µs here, most of the 3 µs a request may spend on metrics);
+ * observation, most of what metrics would cost a request;
  * this costs two Map lookups and a bucket walk, and allocates nothing once a
  * series exists. Series exist only for routes the app declares (and one fixed
  * `unmatched` label), the methods above and the status codes the app answers

@@ -39,9 +39,8 @@ const kMeasure = Symbol('metrics.measure')
 // prom-client's default Node.js metrics, one by one, all but nodejs_gc_duration_seconds
 // (collectDefaultMetrics has no switch for one of them). That one's PerformanceObserver runs
 // JavaScript after every garbage collection, a label-hashing observe each time, and load
-// makes garbage: paired, metrics on minus off, without the default metrics 0.1 / 0.6 / 1.9 µs
-// per request (public, cached token, forged) against 0.8 / 1.7 / 2.9 with them (README,
-// Performance). The others read their values at scrape time. The files are prom-client's
+// makes garbage, so it costs every request something (docs/design.md). The others read
+// their values at scrape time. The files are prom-client's
 // own (15.x, no exports map); the metrics test fails if one goes missing.
 const DEFAULT_METRICS = ['processCpuTotal', 'processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors',
   'eventLoopLag', 'processResources', 'processHandles', 'processRequests', 'heapSizeAndUsed', 'heapSpacesSizeAndUsed', 'version'] as const

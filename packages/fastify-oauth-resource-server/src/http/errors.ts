@@ -17,7 +17,7 @@ export abstract class AuthError extends Error {
 
   constructor (message: string, headers: Record<string, string>, error?: BearerErrorCode, description?: string) {
     // A rejected credential is expected input, not a bug: its stack says nothing and,
-    // captured through Fastify's hooks, costs several µs per bad request.
+    // captured through Fastify's hooks, is costly on every bad request.
     const stackTraceLimit = Error.stackTraceLimit
     Error.stackTraceLimit = 0
     super(message)

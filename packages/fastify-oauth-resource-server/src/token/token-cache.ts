@@ -22,9 +22,9 @@ const MAX_EVICTION_PROBES = 4
  *
  * The Map is only ever read and written by key. V8 leaves a tombstone for each
  * delete until it rehashes, so a textbook LRU (delete + set on every hit) made a
- * hot token's lookups walk a chain of its own tombstones (+30 µs a request at
- * 10,000 entries), and evicting through `entries().next()` walked every tombstone
- * at the front (+5–14 µs an insertion). Instead a hit sets a flag, and a ring of
+ * hot token's lookups walk a chain of its own tombstones, and evicting through
+ * `entries().next()` walked every tombstone at the front, on every insertion.
+ * Instead a hit sets a flag, and a ring of
  * ids in insertion order says what to evict, sparing used entries once.
  */
 export class TokenCache {

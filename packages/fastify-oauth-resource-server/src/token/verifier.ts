@@ -182,7 +182,7 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
       verifying[kKey] = null
       verifying[kIssuer] = null
       // A rejected credential is expected input, not a bug: errors made on the synchronous
-      // path carry no stack (each cost several µs). The verdict is settled after the guard,
+      // path carry no stack (capturing one is costly). The verdict is settled after the guard,
       // so the route's own code runs with the usual stacks.
       let verdict: Verdict | undefined
       let sync = true
