@@ -6,20 +6,21 @@ import { repositoryFile } from '../helper.js'
 import { buildLocal, REDIRECT_URI } from './build-local.js'
 import { issuer, printedSecret } from './issuer-command.js'
 
-const README = readFileSync(repositoryFile('README.md'), 'utf8')
-const section = README.slice(README.indexOf('### Shape the local issuer'))
+// The Shape the local issuer section of docs/local-issuer.md.
+const PAGE = readFileSync(repositoryFile('docs/local-issuer.md'), 'utf8')
+const section = PAGE.slice(PAGE.indexOf('## Shape the local issuer'))
 
-/** The README's `npm run issuer -- …` command that starts with these words (in a code block or inline), as arguments. */
+/** The page's `npm run issuer -- …` command that starts with these words (in a code block or inline), as arguments. */
 function readmeCommand (start: string): string[] {
   const match = new RegExp(`npm run issuer -- (${start}[^\`\\n#]*)`).exec(section)
-  if (match === null) throw new Error(`the README shows npm run issuer -- ${start}`)
+  if (match === null) throw new Error(`docs/local-issuer.md shows npm run issuer -- ${start}`)
   return match[1]!.trim().split(/\s+/)
 }
 
-t.test('the README\'s Shape the local issuer commands, as written: alice signs in and reads the admin message, and after the revoke gets 403', async t => {
+t.test('the local issuer page\'s Shape the local issuer commands, as written: alice signs in and reads the admin message, and after the revoke gets 403', async t => {
   const { local, dataDir, call } = await buildLocal(t)
   const output = await issuer(dataDir, readmeCommand('user add alice'))
-  t.match(section, output.split('\n')[0]!, 'the README shows what the command prints')
+  t.match(section, output.split('\n')[0]!, 'the page shows what the command prints')
   const password = printedSecret(output)
   const signIn = async () => {
     const flow = await authorize({ issuer: local.issuer, audience: local.audience, clientId: 'local-spa', redirectUri: REDIRECT_URI, username: 'alice', password })
