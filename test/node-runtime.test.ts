@@ -20,7 +20,7 @@ async function nodeStderr (code: string, env: Record<string, string> = {}): Prom
   return stderr
 }
 
-t.test('process.loadEnvFile reads .env as the README and .env.example write it, and variables already set win', async t => {
+t.test('process.loadEnvFile reads .env as docs/configuration.md and .env.example write it, and variables already set win', async t => {
   const file = join(mkdtempSync(join(tmpdir(), 'env-')), '.env')
   writeFileSync(file, [
     '# a comment',

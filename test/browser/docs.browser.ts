@@ -62,7 +62,7 @@ t.test('in a real browser, the docs page signs in on the local issuer and calls 
   }
 })
 
-t.test('in a real browser, a user added with npm run issuer signs in on the docs page and reads the admin message, as the README says', async t => {
+t.test('in a real browser, a user added with npm run issuer signs in on the docs page and reads the admin message, as docs/local-issuer.md says', async t => {
   const port = await freePort()
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
   const app = await build(t, { PORT: String(port), LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir })

@@ -72,7 +72,7 @@ t.test('the scrape passes promtool check metrics, after every kind of request', 
   for (const name of ['process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_active_handles', 'nodejs_version_info']) {
     t.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name}, one of prom-client's default metrics`)
   }
-  t.notMatch(text, 'nodejs_gc_duration_seconds', 'not the GC histogram, which costs per request (README, Observability)')
+  t.notMatch(text, 'nodejs_gc_duration_seconds', 'not the GC histogram, which costs per request (docs/operations.md, Observability)')
 })
 
 t.test('promtool catches what the check is for: a counter without _total fails it', async t => {
