@@ -10,7 +10,6 @@ import { requires } from './fixtures/requires.js'
 import { compiled, idpFor, plainNode } from './helper.js'
 
 // Two replicas: the compiled server.ts in two child processes, one Redis.
-t.setTimeout(180_000)
 const SERVER = compiled('server')
 // Both replicas sit behind one public address, as behind a load balancer.
 const PUBLIC_URL = 'https://api.example.com'

@@ -31,7 +31,8 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
  * `logs` collects its log at debug level.
  */
 export async function buildBare (t: Test, idp: TestIssuer, options: Partial<AuthOptions> = {}, logs?: LogRecord[]): Promise<FastifyInstance> {
-  const server = Fastify(logs === undefined ? {} : { logger: { level: 'debug', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } })
+  // No plugin start-up limit: Fastify's 10 s measures a loaded machine; tap's timeout still stops a hang.
+  const server = Fastify({ pluginTimeout: 0, ...(logs === undefined ? {} : { logger: { level: 'debug', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } }) })
   t.teardown(() => server.close())
   await server.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options })
   server.get('/health/ready', async (request, reply) => reply.code(server.authStatus().keysLoaded ? 200 : 503).send())
