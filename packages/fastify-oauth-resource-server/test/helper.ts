@@ -59,8 +59,11 @@ export const plainNode = (args: string[]): [string, string[]] => ['env', ['-u', 
 
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
-/** Polls until the condition holds, at most `limit` times `every` ms apart. */
-export async function until (condition: () => boolean | Promise<boolean>, { every = 20, limit = 250 } = {}): Promise<boolean> {
+/**
+ * Polls until the condition holds, at most `limit` times `every` ms apart. The default bound
+ * (a minute at least) is for a loaded machine: a condition that holds ends the wait at once.
+ */
+export async function until (condition: () => boolean | Promise<boolean>, { every = 20, limit = 3000 } = {}): Promise<boolean> {
   for (let i = 0; i < limit; i++) {
     if (await condition()) return true
     await sleep(every)
