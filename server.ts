@@ -33,7 +33,11 @@ const server = Fastify({
   // Behind a TLS-terminating proxy, the scheme and host in challenges come from X-Forwarded-*.
   trustProxy: config.trustProxy,
   // Hello World clients send no bodies; keep what a request may cost small.
-  bodyLimit: 16 * 1024
+  bodyLimit: 16 * 1024,
+  // Start-up waits on the identity provider (each fetch bounded by its own timeout) and, with
+  // the local issuer, loads oidc-provider, makes a key and hashes passwords: CPU work that on a
+  // busy machine outlasts Fastify's 10 s default. A plugin that never finishes still stops it.
+  pluginTimeout: 60_000
 })
 
 // SIGINT, SIGTERM, an uncaught error or an unhandled rejection: close the server (the

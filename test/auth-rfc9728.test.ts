@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import app from '../app.js'
 import { loadConfig } from '../config/index.js'
-import { bearer, build, envFor, idpFor } from './helper.js'
+import { bearer, build, envFor, idpFor, TEST_SERVER } from './helper.js'
 
 // RFC 9728: OAuth 2.0 Protected Resource Metadata, through the service.
 
@@ -35,7 +35,7 @@ t.test('401 and 403 challenges point at the metadata (§5.1), built from the req
 
 t.test('behind a trusted proxy, the pointer uses the forwarded scheme and host', async t => {
   const idp = await idpFor(t)
-  const server = Fastify({ trustProxy: true })
+  const server = Fastify({ ...TEST_SERVER, trustProxy: true })
   t.teardown(() => server.close())
   await server.register(app, { config: loadConfig(envFor(idp)) })
   const res = await server.inject({

@@ -2,6 +2,7 @@ import { createRedisReplayCache } from 'fastify-oauth-resource-server'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { startRedis } from './fixtures/redis.js'
+import { requires } from './fixtures/requires.js'
 
 // The Redis replay cache against a real redis-server, through ioredis set up as the service does.
 async function clientFor (t: Test) {
@@ -12,7 +13,7 @@ async function clientFor (t: Test) {
   return { redis, client }
 }
 
-t.test('one SET PX NX per proof: fresh once, replayed after, and the key expires with the proof', async t => {
+t.test('one SET PX NX per proof: fresh once, replayed after, and the key expires with the proof', requires('redis-server'), async t => {
   const { client } = await clientFor(t)
   const cache = createRedisReplayCache(client, { prefix: 'test:' })
   t.equal(await cache.remember('a', 60_000), 'fresh')
@@ -21,7 +22,7 @@ t.test('one SET PX NX per proof: fresh once, replayed after, and the key expires
   t.ok(ttl > 59_000 && ttl <= 60_000, `ttl ${ttl} ms`)
 })
 
-t.test('concurrent remembers of one id: exactly one is fresh', async t => {
+t.test('concurrent remembers of one id: exactly one is fresh', requires('redis-server'), async t => {
   const { client } = await clientFor(t)
   const cache = createRedisReplayCache(client)
   const verdicts = await Promise.all(Array.from({ length: 50 }, () => cache.remember('same', 60_000)))
@@ -29,15 +30,16 @@ t.test('concurrent remembers of one id: exactly one is fresh', async t => {
   t.equal(verdicts.filter(v => v === 'replayed').length, 49)
 })
 
-t.test('Redis not answering within the timeout is unavailable, never fresh', async t => {
+t.test('Redis not answering within the timeout is unavailable, never fresh', requires('redis-server'), async t => {
   const { client } = await clientFor(t)
   const cache = createRedisReplayCache(client, { timeout: 0.05 })
-  // Writes from every client wait while Redis is paused.
-  await client.client('PAUSE', 1000, 'WRITE')
+  // Writes from every client wait while Redis is paused: far longer than the timeout, however
+  // loaded the machine (the pause ends with this test's redis-server).
+  await client.client('PAUSE', 60_000, 'WRITE')
   t.equal(await cache.remember('slow', 60_000), 'unavailable')
 })
 
-t.test('Redis gone is unavailable, at once with no offline queue', async t => {
+t.test('Redis gone is unavailable, at once with no offline queue', requires('redis-server'), async t => {
   const { client, redis } = await clientFor(t)
   const cache = createRedisReplayCache(client, { timeout: 2 })
   await redis.kill()

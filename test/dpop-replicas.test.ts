@@ -6,10 +6,10 @@ import t, { type Test } from 'tap'
 import { createHolder, makeProof } from '../packages/fastify-oauth-resource-server/test/dpop/holder.js'
 import { freePort } from './fixtures/net.js'
 import { startRedis } from './fixtures/redis.js'
+import { requires } from './fixtures/requires.js'
 import { compiled, idpFor, plainNode } from './helper.js'
 
 // Two replicas: the compiled server.ts in two child processes, one Redis.
-t.setTimeout(180_000)
 const SERVER = compiled('server')
 // Both replicas sit behind one public address, as behind a load balancer.
 const PUBLIC_URL = 'https://api.example.com'
@@ -38,7 +38,7 @@ async function startReplica (t: Test, env: Record<string, string>): Promise<stri
   return `http://127.0.0.1:${port}`
 }
 
-t.test('two server processes sharing one Redis: the same proof sent to both at once is accepted exactly once', async t => {
+t.test('two server processes sharing one Redis: the same proof sent to both at once is accepted exactly once', requires('redis-server'), async t => {
   const idp = await idpFor(t)
   const redis = await startRedis(t)
   const env = { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, REDIS_URL: redis.url, PUBLIC_URL, DPOP: 'allowed' }

@@ -8,10 +8,17 @@ import { loadConfig } from '../config/index.js'
 
 export type Env = Record<string, string | undefined>
 
+/**
+ * Fastify options for a test's server: no plugin start-up limit. Fastify's 10 s default
+ * measures the machine (the app loads prom-client and oidc-provider, makes keys and hashes
+ * passwords) more than the code; a start that never ends is still stopped by tap's timeout.
+ */
+export const TEST_SERVER = { pluginTimeout: 0 } as const
+
 /** The app, ready, on the given environment only; closed when the test ends. */
 export async function build (t: Test, env: Env, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
   const config = loadConfig(env)
-  const server = Fastify()
+  const server = Fastify(TEST_SERVER)
   t.teardown(() => server.close())
   await server.register(app, { ...options, config })
   await server.ready()

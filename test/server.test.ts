@@ -25,15 +25,19 @@ function startServer (env: Record<string, string>) {
   child.stderr.on('data', chunk => { stderr += chunk })
   // 'close', not 'exit': it comes after the child's output has been read to the end.
   const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
+  /** The first match of the pattern in the server's output, as soon as it prints it (no deadline: tap's timeout is the bound). */
+  const printed = (pattern: RegExp) => new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const match = pattern.exec(stdout)
       if (match) resolve(match[1] as string)
-    })
-    exited.then(code => reject(new Error(`exited ${code}: ${stderr}`)))
+    }
+    check()
+    child.stdout.on('data', check)
+    exited.then(code => reject(new Error(`exited ${code} before printing ${pattern}: ${stderr}`)))
   })
+  const listening = printed(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
   listening.catch(() => {}) // awaited only by the tests that expect a start
-  return { child, exited, listening, output: () => ({ stdout, stderr }) }
+  return { child, exited, listening, printed, output: () => ({ stdout, stderr }) }
 }
 
 t.test('a configuration error stops start-up with one line naming the variable, exit code 1', async t => {
@@ -149,20 +153,16 @@ t.test('over real HTTP with METRICS_PORT: metrics on their own loopback port, no
   const server = startServer({ ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0' })
   t.teardown(() => { server.child.kill('SIGKILL') })
   const address = await server.listening
-  let metricsUrl: string | undefined
-  for (let i = 0; i < 500 && metricsUrl === undefined; i++) {
-    metricsUrl = /Metrics listening at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(server.output().stdout)?.[1]
-    if (metricsUrl === undefined) await new Promise(resolve => setTimeout(resolve, 20))
-  }
+  const metricsUrl = await server.printed(/Metrics listening at (http:\/\/127\.0\.0\.1:\d+\/metrics)/)
   t.ok(metricsUrl, 'the metrics listener is on loopback')
 
   t.equal((await fetch(`${address}/api/messages/protected`, { headers: { authorization: `Bearer ${idp.sign()}` } })).status, 200)
-  const scrape = await fetch(metricsUrl!)
+  const scrape = await fetch(metricsUrl)
   t.equal(scrape.status, 200)
   t.match(await scrape.text(), /^oauth_auth_decisions_total\{outcome="accepted",reason="valid"\} 1$/m)
   t.equal((await fetch(`${address}/metrics`)).status, 404, 'not on the API\'s port')
 
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0, 'exits cleanly on SIGTERM')
-  await t.rejects(fetch(metricsUrl!), 'the metrics listener is closed too')
+  await t.rejects(fetch(metricsUrl), 'the metrics listener is closed too')
 })

@@ -8,10 +8,11 @@ import { Messages } from '../../routes/messages.js'
 import { tokenRequest } from '../fixtures/local-login.js'
 import { launchChromium } from '../fixtures/browser.js'
 import { freePort } from '../fixtures/net.js'
+import { requires } from '../fixtures/requires.js'
 import { build } from '../helper.js'
 import { issuer, printedSecret } from '../local-issuer/issuer-command.js'
 
-t.test('in a real browser, a token pasted into the docs page calls /api/messages/admin', async t => {
+t.test('in a real browser, a token pasted into the docs page calls /api/messages/admin', requires('chromium'), async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
   const app = await build(t, { LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir })
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -38,7 +39,7 @@ t.test('in a real browser, a token pasted into the docs page calls /api/messages
   }
 })
 
-t.test('in a real browser, the docs page signs in on the local issuer and calls /api/messages/admin', async t => {
+t.test('in a real browser, the docs page signs in on the local issuer and calls /api/messages/admin', requires('chromium'), async t => {
   // A fixed port: the docs page's redirect URI is registered for PORT.
   const port = await freePort()
 
@@ -62,7 +63,7 @@ t.test('in a real browser, the docs page signs in on the local issuer and calls 
   }
 })
 
-t.test('in a real browser, a user added with npm run issuer signs in on the docs page and reads the admin message, as docs/local-issuer.md says', async t => {
+t.test('in a real browser, a user added with npm run issuer signs in on the docs page and reads the admin message, as docs/local-issuer.md says', requires('chromium'), async t => {
   const port = await freePort()
   const dataDir = mkdtempSync(join(tmpdir(), 'local-issuer-'))
   const app = await build(t, { PORT: String(port), LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir })

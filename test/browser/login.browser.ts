@@ -7,9 +7,10 @@ import t from 'tap'
 import { Messages } from '../../routes/messages.js'
 import { createPkce, tokenRequest } from '../fixtures/local-login.js'
 import { launchChromium } from '../fixtures/browser.js'
+import { requires } from '../fixtures/requires.js'
 import { build } from '../helper.js'
 
-t.test('in a real browser, the admin signs in on the local issuer and sees the admin message', async t => {
+t.test('in a real browser, the admin signs in on the local issuer and sees the admin message', requires('chromium'), async t => {
   // A minimal client app: a sign-in link, and a callback that exchanges the code and calls the API.
   const pkce = createPkce()
   let apiOrigin = ''

@@ -9,7 +9,7 @@ import app from '../../app.js'
 import { loadConfig } from '../../config/index.js'
 import { LOCK_FILE } from '../../local-issuer/state-lock.js'
 import { tokenRequest } from '../fixtures/local-login.js'
-import { build } from '../helper.js'
+import { build, TEST_SERVER } from '../helper.js'
 import { issuer, printedSecret } from './issuer-command.js'
 
 const freshDir = () => mkdtempSync(join(tmpdir(), 'local-issuer-'))
@@ -99,7 +99,7 @@ t.test('a corrupt state file stops the server\'s start with that message', async
   const dataDir = freshDir()
   await issuer(dataDir, ['user', 'add', 'first'])
   writeFileSync(join(dataDir, 'state.json'), '{"users": ')
-  const server = Fastify()
+  const server = Fastify(TEST_SERVER)
   t.teardown(() => server.close())
   await t.rejects(async () => {
     await server.register(app, { config: loadConfig({ LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir }) })
@@ -114,7 +114,7 @@ t.test('a state file broken while the server runs: sign-ins and added clients fa
   const dataDir = freshDir()
   const secret = printedSecret(await issuer(dataDir, ['client', 'add', 'job', '--machine', '--permission', 'read:admin-messages']))
   const logs: string[] = []
-  const server = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { logs.push(line) } } } })
+  const server = Fastify({ ...TEST_SERVER, logger: { level: 'error', stream: { write: (line: string) => { logs.push(line) } } } })
   t.teardown(() => server.close())
   await server.register(app, { config: loadConfig({ LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir }) })
   await server.ready()

@@ -2,12 +2,12 @@ import Fastify from 'fastify'
 import t from 'tap'
 import app from '../../app.js'
 import { loadConfig } from '../../config/index.js'
-import { envFor, idpFor } from '../helper.js'
+import { envFor, idpFor, TEST_SERVER } from '../helper.js'
 
 t.test('health probes are unauthenticated and left out of the request log', async t => {
   const idp = await idpFor(t)
   const lines: string[] = []
-  const server = Fastify({ logger: { level: 'info', stream: { write: (line: string) => lines.push(line) } } })
+  const server = Fastify({ ...TEST_SERVER, logger: { level: 'info', stream: { write: (line: string) => lines.push(line) } } })
   t.teardown(() => server.close())
   await server.register(app, { config: loadConfig(envFor(idp)) })
   await server.ready()
@@ -19,7 +19,7 @@ t.test('health probes are unauthenticated and left out of the request log', asyn
 t.test('GET /health/ready → 503 while the identity provider keys are not loaded', async t => {
   const idp = await idpFor(t)
   idp.fault = 'down'
-  const server = Fastify()
+  const server = Fastify(TEST_SERVER)
   t.teardown(() => server.close())
   await server.register(app, { config: loadConfig(envFor(idp)) })
   await server.ready()
@@ -33,7 +33,7 @@ t.test('GET /health/ready with several issuers reports each; one down is degrade
   const a = await idpFor(t)
   const b = await idpFor(t, { audience: 'https://other-api.example.com' })
   b.fault = 'down'
-  const server = Fastify()
+  const server = Fastify(TEST_SERVER)
   t.teardown(() => server.close())
   await server.register(app, {
     config: loadConfig({ ISSUER_1_BASE_URL: a.issuer, ISSUER_1_AUDIENCE: a.audience, ISSUER_2_BASE_URL: b.issuer, ISSUER_2_AUDIENCE: b.audience })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Messages } from '../../routes/messages.js'
 import { loadConfig } from '../../config/index.js'
-import { bearer, build, DPOP_CHALLENGE, envFor, idpFor, RESOURCE_METADATA } from '../helper.js'
+import { bearer, build, DPOP_CHALLENGE, envFor, idpFor, RESOURCE_METADATA, TEST_SERVER } from '../helper.js'
 
 t.test('GET /api/messages/public → 200 without a token', async t => {
   const app = await build(t, envFor(await idpFor(t)))
@@ -88,7 +88,7 @@ t.test('a failing handler → 500 {"message":"Internal Server Error"} with no de
   const idp = await idpFor(t)
   const { default: Fastify } = await import('fastify')
   const { default: app } = await import('../../app.js')
-  const server = Fastify()
+  const server = Fastify(TEST_SERVER)
   t.teardown(() => server.close())
   await server.register(app, { config: loadConfig(envFor(idp)) })
   server.get('/boom', async () => { throw new Error('secret database password in message') })

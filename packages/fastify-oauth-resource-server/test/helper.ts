@@ -31,7 +31,8 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
  * `logs` collects its log at debug level.
  */
 export async function buildBare (t: Test, idp: TestIssuer, options: Partial<AuthOptions> = {}, logs?: LogRecord[]): Promise<FastifyInstance> {
-  const server = Fastify(logs === undefined ? {} : { logger: { level: 'debug', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } })
+  // No plugin start-up limit: Fastify's 10 s measures a loaded machine; tap's timeout still stops a hang.
+  const server = Fastify({ pluginTimeout: 0, ...(logs === undefined ? {} : { logger: { level: 'debug', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } }) })
   t.teardown(() => server.close())
   await server.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options })
   server.get('/health/ready', async (request, reply) => reply.code(server.authStatus().keysLoaded ? 200 : 503).send())
@@ -58,8 +59,11 @@ export const plainNode = (args: string[]): [string, string[]] => ['env', ['-u', 
 
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
-/** Polls until the condition holds, at most `limit` times `every` ms apart. */
-export async function until (condition: () => boolean | Promise<boolean>, { every = 20, limit = 250 } = {}): Promise<boolean> {
+/**
+ * Polls until the condition holds, at most `limit` times `every` ms apart. The default bound
+ * (a minute at least) is for a loaded machine: a condition that holds ends the wait at once.
+ */
+export async function until (condition: () => boolean | Promise<boolean>, { every = 20, limit = 3000 } = {}): Promise<boolean> {
   for (let i = 0; i < limit; i++) {
     if (await condition()) return true
     await sleep(every)

@@ -178,7 +178,7 @@ t.test('each introspection call is published with the answer\'s kind and its dur
   await app.register(auth, {
     issuer: idp.issuer,
     audience: idp.audience,
-    introspection: { endpoint: as.endpoint, clientId: as.clientId, clientSecret: as.clientSecret, timeout: 0.5 }
+    introspection: { endpoint: as.endpoint, clientId: as.clientId, clientSecret: as.clientSecret }
   })
   app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
   const calls = record(t, channels.introspection)

@@ -4,9 +4,15 @@ import { Rejections } from '../../src/token/rejections.js'
 import { createKeyPair, forgeToken, type Fault, type TestIssuer } from '../../src/testing/index.js'
 import { bearer, buildBare, idpFor, sleep, testKeyPair, until, type LogRecord } from '../helper.js'
 
-// Short windows so the suite runs in seconds; the defaults are documented in the README.
-const FAST = { cooldown: 0.2, fetchTimeout: 0.3, maxAge: 60 }
+// A short cooldown so the suite runs in seconds; the defaults are documented in the README.
+// The fetch timeout stays the default (5 s) wherever a fetch must succeed: a loaded machine
+// can take longer than a short one to answer on loopback. CUT_OFF is for a provider that
+// never answers, where the timeout firing is what is tested.
+const FAST = { cooldown: 0.2, maxAge: 60 }
+const CUT_OFF = { ...FAST, fetchTimeout: 0.3 }
 const AFTER_COOLDOWN = FAST.cooldown * 1000 + 50
+/** Cooldown windows begun since `started` (ms): a bound on fetches that holds however slowly the test runs. */
+const windowsSince = (started: number) => Math.ceil((Date.now() - started) / (FAST.cooldown * 1000))
 const WARN = 40
 
 t.test('keys are fetched once at start-up and then served from the cache', async t => {
@@ -36,7 +42,8 @@ t.test('rotation: a newly published key works on the first request that carries 
 
 t.test('flood: 10,000 random unknown kids cause at most 2 fetches per cooldown window, each answered 401', async t => {
   const idp = await idpFor(t)
-  const app = await buildBare(t, idp)
+  // A cooldown no run outlasts, however loaded the machine: one window for the whole flood.
+  const app = await buildBare(t, idp, { keys: { cooldown: 3600 } })
   const claims = { iss: idp.issuer, aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 600 }
   const statuses = new Map<number, number>()
   for (let batch = 0; batch < 20; batch++) {
@@ -96,7 +103,7 @@ for (const fault of faults) {
   t.test(`outage (${fault}): known keys keep verifying, unknown keys get 503 + Retry-After, and it recovers`, async t => {
     const idp = await idpFor(t)
     const logs: LogRecord[] = []
-    const app = await buildBare(t, idp, { keys: FAST }, logs)
+    const app = await buildBare(t, idp, { keys: fault === 'slow' ? CUT_OFF : FAST }, logs)
     const known = idp.sign()
 
     idp.fault = fault
@@ -126,7 +133,7 @@ for (const fault of faults) {
 
 t.test('a slow provider is cut off at the fetch timeout: requests never hang', async t => {
   const idp = await idpFor(t)
-  const app = await buildBare(t, idp, { keys: FAST })
+  const app = await buildBare(t, idp, { keys: CUT_OFF })
   idp.fault = 'slow'
   idp.slowMs = 60_000
   await sleep(AFTER_COOLDOWN)
@@ -136,22 +143,26 @@ t.test('a slow provider is cut off at the fetch timeout: requests never hang', a
 
 t.test('at most 1,000 requests wait on a slow fetch; the rest are told to retry at once', async t => {
   const idp = await idpFor(t)
-  const logs: LogRecord[] = []
-  const app = await buildBare(t, idp, { keys: { ...FAST, fetchTimeout: 2 } }, logs)
+  // The provider never answers and the fetch waits the longest allowed: the waiters are let go
+  // only when the test takes the provider down, however slowly the 1,500 requests arrive.
+  const app = await buildBare(t, idp, { keys: { ...FAST, fetchTimeout: 60 } })
   idp.fault = 'slow'
-  idp.slowMs = 60_000
+  idp.slowMs = 600_000
   await sleep(AFTER_COOLDOWN)
   const claims = { iss: idp.issuer, aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 600 }
-  const fetchFailed = () => logs.some(l => l.level === WARN)
-  let answeredBeforeTheFetchFailed = 0
-  const results = await Promise.all(Array.from({ length: 1500 }, () =>
+  let answered = 0
+  const requests = Array.from({ length: 1500 }, () =>
     app.inject({ url: '/me', headers: bearer(forgeToken({ alg: 'RS256', kid: randomUUID() }, claims, 'c2ln')) })
       .then(res => {
-        if (!fetchFailed()) answeredBeforeTheFetchFailed++
+        answered++
         return res
-      })))
+      }))
+  t.ok(await until(() => answered >= 500), 'answers come while the fetch hangs')
+  const answeredWhileTheFetchHung = answered
+  await idp.close()
+  const results = await Promise.all(requests)
   t.ok(results.every(r => r.statusCode === 503), 'all told to retry: the provider never answered')
-  t.equal(answeredBeforeTheFetchFailed, 500, 'the 500 past the cap were answered without waiting on the provider')
+  t.equal(answeredWhileTheFetchHung, 500, 'the 500 past the cap were answered without waiting on the provider')
   t.equal(idp.requests.jwks, 2, 'one fetch for all of them')
 })
 
@@ -162,11 +173,13 @@ t.test('failures are logged once per fetch, not per request', async t => {
   idp.fault = 'error'
   await sleep(AFTER_COOLDOWN)
   const before = idp.requests.jwks
+  const started = Date.now()
   await Promise.all(Array.from({ length: 200 }, () =>
     app.inject({ url: '/me', headers: bearer(idp.sign({}, { header: { kid: randomUUID() } })) })))
   const fetches = idp.requests.jwks - before
   const warnings = logs.filter(l => l.level === WARN).length
-  t.ok(fetches >= 1 && fetches <= 2, `fetches during the burst: ${fetches}`)
+  // At most one fetch per cooldown window: on a loaded machine the burst spans more of them.
+  t.ok(fetches >= 1 && fetches <= windowsSince(started) + 1, `fetches during the burst: ${fetches}`)
   t.ok(warnings <= fetches + 1, `warnings: ${warnings} for ${fetches} failed fetches`)
 })
 
@@ -221,7 +234,7 @@ t.test('keys unfit for the allowed algorithms are ignored', async t => {
 t.test('the key set is refreshed every maxAge in the background', async t => {
   const idp = await idpFor(t)
   await buildBare(t, idp, { keys: { ...FAST, maxAge: 1 } })
-  t.ok(await until(() => idp.requests.jwks >= 2, { every: 50, limit: 60 }), `refreshed (${idp.requests.jwks} fetches)`)
+  t.ok(await until(() => idp.requests.jwks >= 2, { every: 50 }), `refreshed (${idp.requests.jwks} fetches)`)
   t.ok(idp.requests.discovery >= 2, 'discovery is refreshed with the same age')
 })
 
