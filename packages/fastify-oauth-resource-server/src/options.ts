@@ -14,6 +14,7 @@ export interface ResolvedIntrospection {
   cacheSize: number
   concurrency: number
   queueLimit: number
+  maxCallsPerSecond: number
 }
 
 export interface ResolvedIssuer {
@@ -121,7 +122,8 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
       inactiveCacheAge: seconds(`${at}inactiveCacheAge`, given.inactiveCacheAge, 5, 0, 5 * MINUTE),
       cacheSize: count('cacheSize', 10_000, 0),
       concurrency: count('concurrency', 8, 1),
-      queueLimit: count('queueLimit', 64, 0)
+      queueLimit: count('queueLimit', 64, 0),
+      maxCallsPerSecond: number(`${at}maxCallsPerSecond`, given.maxCallsPerSecond, 50, 0.01)
     }
   }
 

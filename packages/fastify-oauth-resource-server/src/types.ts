@@ -51,6 +51,12 @@ export interface IntrospectionOptions {
   concurrency?: number
   /** Most calls waiting for a free slot; past it, a new token gets 503 at once. Default 64. */
   queueLimit?: number
+  /**
+   * Most introspection calls a second, on average (at least 0.01), with bursts of one
+   * second's worth; past it a new token gets 503 with Retry-After, cached results still
+   * answer. Per plugin instance, so per replica. Default 50.
+   */
+  maxCallsPerSecond?: number
 }
 
 /** One trusted issuer, with its own audience, keys and algorithms. */

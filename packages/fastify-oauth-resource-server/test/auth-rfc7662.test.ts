@@ -199,6 +199,8 @@ t.test('bad introspection options stop registration with a message naming the op
     [{ ...base, jwksUri: `${idp.issuer}.well-known/jwks.json`, introspection: valid }, /option introspection\.endpoint is required with jwksUri/],
     [{ ...base, introspection: { ...valid, timeout: 5000 } }, /option introspection\.timeout is in seconds: at most 60, got 5000 \(in ms\? then write 5\)/],
     [{ ...base, introspection: { ...valid, clientAuthMethod: 'private_key_jwt' as 'client_secret_post' } }, /option introspection\.clientAuthMethod/],
+    [{ ...base, introspection: { ...valid, maxCallsPerSecond: 0 } }, /option introspection\.maxCallsPerSecond must be a number ≥ 0\.01/],
+    [{ ...base, introspection: { ...valid, maxCallsPerSecond: '5' as unknown as number } }, /option introspection\.maxCallsPerSecond must be a number/],
     [{
       issuers: [
         { issuer: 'https://a.example.com/', audience: 'x', introspection: valid },
@@ -211,4 +213,34 @@ t.test('bad introspection options stop registration with a message naming the op
     await t.rejects(async () => { await app.register(auth, options).ready() }, message)
     await app.close()
   }
+})
+
+t.test('a flood of random opaque tokens is bounded in rate: past maxCallsPerSecond a new token gets 503 with Retry-After, cached results still answer', async t => {
+  // 0.01 a second: one call, then the next only after 100 s, far longer than this test.
+  const { app, idp, as } = await buildOpaque(t, { maxCallsPerSecond: 0.01 })
+  const known = as.issue({ sub: 'alice' })
+  t.equal((await call(app, known)).statusCode, 200, 'the first new token is introspected')
+  const statuses = new Set<number>()
+  const retryAfter = new Set<string | string[] | undefined>()
+  for (let i = 0; i < 200; i++) {
+    const res = await call(app, opaque())
+    statuses.add(res.statusCode)
+    retryAfter.add(res.headers['retry-after'])
+    t.equal(res.json().code, 'FST_AUTH_INTROSPECTION_UNAVAILABLE')
+  }
+  t.same([...statuses], [503], 'every later new token: 503, never 401 or 500')
+  t.ok([...retryAfter].every(value => Number(value) >= 90 && Number(value) <= 100), `Retry-After says when a call is free again: ${[...retryAfter]}`)
+  t.equal(as.calls, 1, 'two hundred new tokens, no further call to the authorization server')
+  t.same((await call(app, known)).json(), { iss: idp.issuer, sub: 'alice', scope: '' }, 'the cached result still answers')
+  t.equal(as.calls, 1)
+})
+
+t.test('by default a flood makes at most 50 introspection calls a second', async t => {
+  const { app, as } = await buildOpaque(t)
+  const started = performance.now()
+  const statuses = (await Promise.all(Array.from({ length: 400 }, () => call(app, opaque())))).map(res => res.statusCode)
+  const seconds = (performance.now() - started) / 1000
+  // The bound is the bucket's own: a burst of 50, then 50 a second, however slow the machine.
+  t.ok(as.calls <= 50 + Math.ceil(50 * seconds), `${as.calls} calls for 400 new tokens in ${seconds.toFixed(2)} s`)
+  t.same([...new Set(statuses)].sort(), as.calls === 400 ? [401] : [401, 503])
 })
