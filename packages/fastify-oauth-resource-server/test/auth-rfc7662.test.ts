@@ -5,18 +5,18 @@ import t from 'tap'
 import auth, { type AuthOptions, type IntrospectionOptions } from '../src/index.js'
 import { Rejections } from '../src/token/rejections.js'
 import { startIntrospectionServer, type TestIssuer, type IntrospectionServer } from '../src/testing/index.js'
-import { bearer, idpFor, sleep, until } from './helper.js'
+import { bearer, idpFor, sleep, until, type LogRecord } from './helper.js'
 
 // RFC 7662: opaque access tokens checked by introspection at the issuer, as the plugin does it.
 
 interface Setup { app: FastifyInstance, idp: TestIssuer, as: IntrospectionServer }
 
-/** The plugin with introspection at a real loopback endpoint; /me answers the claims, /admin wants read:admin-messages. */
-async function buildOpaque (t: Test, introspection: Partial<IntrospectionOptions> = {}, options: Partial<AuthOptions> = {}): Promise<Setup> {
+/** The plugin with introspection at a real loopback endpoint; /me answers the claims, /admin wants read:admin-messages; `logs` collects its log. */
+async function buildOpaque (t: Test, introspection: Partial<IntrospectionOptions> = {}, options: Partial<AuthOptions> = {}, logs?: LogRecord[]): Promise<Setup> {
   const idp = await idpFor(t)
   const as = await startIntrospectionServer({ issuer: idp.issuer, audience: idp.audience })
   t.teardown(() => as.close())
-  const app = Fastify()
+  const app = Fastify(logs === undefined ? {} : { logger: { level: 'warn', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } })
   t.teardown(() => app.close())
   await app.register(auth, {
     issuer: idp.issuer,
@@ -58,6 +58,19 @@ t.test('client_secret_post works as well as client_secret_basic; wrong credentia
   const res = await call(wrong.app, wrong.as.issue())
   t.equal(res.statusCode, 503, 'our own misconfiguration is not the client\'s fault')
   t.match(res.json(), { code: 'FST_AUTH_INTROSPECTION_UNAVAILABLE' })
+})
+
+t.test('refused API credentials are logged as such, in our words, for Basic (a challenge) and for the form (an error body)', async t => {
+  for (const clientAuthMethod of ['client_secret_basic', 'client_secret_post'] as const) {
+    const logs: LogRecord[] = []
+    const { app, as } = await buildOpaque(t, { clientAuthMethod, clientSecret: 'not-the-secret' }, {}, logs)
+    t.equal((await call(app, as.issue())).statusCode, 503, clientAuthMethod)
+    const failures = logs.filter(line => line.msg.startsWith('token introspection failed'))
+    t.equal(failures.length, 1, `${clientAuthMethod}: one line`)
+    t.equal(failures[0]?.msg, "token introspection failed: the authorization server refused the API's own credentials (check introspection.clientId, clientSecret and clientAuthMethod)")
+    t.equal(failures[0]?.status, 401)
+    t.notMatch(JSON.stringify(logs), /WWW-Authenticate|challenge|not-the-secret/, `${clientAuthMethod}: neither the library's words nor the secret`)
+  }
 })
 
 t.test('a cached result is reused: one call for repeated and for concurrent identical tokens', async t => {

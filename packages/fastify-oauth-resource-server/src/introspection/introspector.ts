@@ -174,13 +174,28 @@ export class Introspector {
     } catch (error) {
       // Down, slow, a 5xx, a body that is not an introspection response, or our own
       // credentials refused: none of it is the client's fault, so none of it is a 401.
-      const reason = signal.aborted
-        ? `no answer within ${timeout} ms`
-        : error instanceof oauth.ResponseBodyError ? `${error.status} ${error.error}` : (error as Error).message
-      log.warn({ reason }, 'token introspection failed')
+      if (refusesCredentials(error)) {
+        log.warn({ status: (error as { status: number }).status },
+          'token introspection failed: the authorization server refused the API\'s own credentials (check introspection.clientId, clientSecret and clientAuthMethod)')
+      } else {
+        const reason = signal.aborted
+          ? `no answer within ${timeout} ms`
+          : error instanceof oauth.ResponseBodyError ? `${error.status} ${error.error}` : (error as Error).message
+        log.warn({ reason }, 'token introspection failed')
+      }
       return unavailable()
     }
   }
+}
+
+/**
+ * Whether the endpoint refused the API's own client authentication (RFC 6749 §5.2
+ * invalid_client): a 401 with a challenge, or an invalid_client error body. Told by
+ * oauth4webapi's error classes and the OAuth error code, never by message text.
+ */
+function refusesCredentials (error: unknown): boolean {
+  if (error instanceof oauth.WWWAuthenticateChallengeError) return error.status === 401
+  return error instanceof oauth.ResponseBodyError && (error.error === 'invalid_client' || error.status === 401)
 }
 
 function publishIntrospection (result: IntrospectionMessage['result'], started: number): void {

@@ -84,7 +84,11 @@ export async function startIntrospectionServer ({ issuer, audience, clientId = '
       }
       if (request.method !== 'POST' || request.url !== '/oauth/introspect') return send(404, { error: 'not_found' })
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
-      if (!authenticated(request.headers.authorization, form)) return send(401, { error: 'invalid_client' })
+      if (!authenticated(request.headers.authorization, form)) {
+        // RFC 6749 §5.2: a client that authenticated with the Authorization header gets a challenge.
+        if (request.headers.authorization !== undefined) response.setHeader('www-authenticate', 'Basic realm="introspection"')
+        return send(401, { error: 'invalid_client' })
+      }
       const token = form.get('token')
       if (token === null) return send(400, { error: 'invalid_request' })
       const known = tokens.get(token)
