@@ -108,7 +108,7 @@ export interface AuthOptions {
   dpop?: DpopOptions
 }
 
-/** The claims of a verified access token. */
+/** The claims of a verified access token; those named here are of their type whenever present. */
 export interface AccessTokenClaims {
   iss: string
   aud: string | string[]
@@ -118,6 +118,11 @@ export interface AccessTokenClaims {
   nbf?: number
   scope?: string
   permissions?: string[]
+  client_id?: string
+  azp?: string
+  jti?: string
+  acr?: string
+  auth_time?: number
   [claim: string]: unknown
 }
 

@@ -155,6 +155,24 @@ t.test('an authorization server that says active is still held to aud, iss, exp,
   }
 })
 
+t.test('an active answer whose claims the code reads are of the wrong type is refused as an invalid token', async t => {
+  const { app, as } = await buildOpaque(t)
+  const wrong: Array<[string, unknown]> = [
+    ['sub', { a: '<b>' }], ['sub', 42], ['sub', null], ['sub', true], ['sub', ['alice']],
+    ['client_id', 7], ['azp', ['app']], ['jti', 1], ['acr', 2], ['auth_time', '1700000000'],
+    ['scope', null], ['permissions', 'read:admin-messages'], ['permissions', [1]]
+  ]
+  for (const [claim, value] of wrong) {
+    as.override = { [claim]: value }
+    const res = await call(app, as.issue())
+    t.equal(res.statusCode, 401, `${claim}: ${JSON.stringify(value)}`)
+    t.match(res.headers['www-authenticate'], Rejections.claimType)
+  }
+  as.override = undefined
+  const res = await call(app, as.issue({ sub: 'alice', client_id: 'app', azp: 'app', jti: 'j', acr: '1', auth_time: 1_700_000_000, permissions: ['a'] }))
+  t.equal(res.statusCode, 200, 'every claim of its type')
+})
+
 t.test('an endpoint that is down or errs is 503 with Retry-After, not cached: the token works once it is back', async t => {
   const { app, as } = await buildOpaque(t)
   const token = as.issue()
