@@ -99,9 +99,12 @@ export interface AuthOptions {
   keys?: KeyOptions
   /**
    * Serve RFC 9728 protected resource metadata at /.well-known/oauth-protected-resource
-   * and point every challenge at it. Default off.
+   * and point every challenge at it. Default off. Its `resource` is `resource` when given
+   * (the origin clients call, such as `https://api.example.com`), else the origin each
+   * request was sent to (`request.protocol` and `request.host`, which follow Fastify's
+   * `trustProxy`): RFC 9728 §3.3 wants it identical to the URL the metadata was fetched for.
    */
-  resourceMetadata?: boolean | { scopesSupported?: string[] }
+  resourceMetadata?: boolean | { scopesSupported?: string[], resource?: string }
   /** Most verified tokens remembered (0 turns the cache off). Default 20,000. */
   tokenCacheSize?: number
   /** DPoP (RFC 9449): sender-constrained tokens. Default off (Bearer only). */
