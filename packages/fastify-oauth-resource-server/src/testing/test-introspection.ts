@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { refuseInProduction } from './production-guard.js'
 
 /**
  * A real RFC 7662 introspection endpoint on 127.0.0.1:0 for tests and benchmarks:
@@ -39,7 +40,9 @@ export interface IntrospectionServerOptions {
   clientId?: string
 }
 
+/** Refuses to start under NODE_ENV=production. */
 export async function startIntrospectionServer ({ issuer, audience, clientId = 'resource-server' }: IntrospectionServerOptions): Promise<IntrospectionServer> {
+  refuseInProduction('startIntrospectionServer()')
   const tokens = new Map<string, Record<string, unknown>>()
   const pending = new Set<NodeJS.Timeout>()
   const server = createServer(respond)
