@@ -62,7 +62,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(auth, {
     ...opts.authOptions,
     ...trusted,
-    resourceMetadata: { scopesSupported: Object.values(Permissions) },
+    // RFC 9728 §3.3: the resource is the URL clients call, PUBLIC_URL or else each request's own origin.
+    resourceMetadata: { scopesSupported: Object.values(Permissions), resource: fastify.config.publicUrl },
     dpop: await dpopOptions(fastify, dpopConfig)
   })
 

@@ -28,6 +28,8 @@ export interface Config extends IssuerChoice {
   /** Where Prometheus scrapes; undefined when METRICS_PORT is unset (metrics off). */
   metrics: MetricsConfig | undefined
   dpop: DpopConfig
+  /** PUBLIC_URL's origin, the address clients call; undefined when unset. */
+  publicUrl: string | undefined
 }
 
 /**
@@ -45,6 +47,9 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     throw new ConfigError(`CLIENT_ORIGIN_URL must be an origin such as http://localhost:4040 (got ${JSON.stringify(env.CLIENT_ORIGIN_URL)})`)
   }
 
+  const dpop = resolveDpop(env)
+  // resolveDpop has checked PUBLIC_URL (an http(s) origin) and stopped start-up on a bad one.
+  const publicUrl = env.PUBLIC_URL === undefined ? undefined : new URL(env.PUBLIC_URL).origin
   return {
     port: env.PORT,
     host: env.HOST,
@@ -53,7 +58,8 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     auth,
     localIssuer,
     metrics: resolveMetricsConfig(env),
-    dpop: resolveDpop(env)
+    dpop,
+    publicUrl
   }
 }
 

@@ -4,11 +4,12 @@ import { ConfigError } from './error.js'
 /**
  * Several trusted issuers, numbered from 1 without gaps, one variable per setting:
  *   ISSUER_1_BASE_URL, ISSUER_1_AUDIENCE, ISSUER_1_JWKS_URI,
- *   ISSUER_1_INTROSPECTION_CLIENT_ID, ISSUER_1_INTROSPECTION_CLIENT_SECRET, ISSUER_1_INTROSPECTION_ENDPOINT
+ *   ISSUER_1_INTROSPECTION_CLIENT_ID, ISSUER_1_INTROSPECTION_CLIENT_SECRET, ISSUER_1_INTROSPECTION_ENDPOINT,
+ *   ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND
  * Chosen over one JSON variable: no quoting to get wrong in a shell or a .env file,
  * each error names the one variable at fault, and a secret is a variable of its own.
  */
-const SETTINGS = ['BASE_URL', 'AUDIENCE', 'JWKS_URI', 'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT'] as const
+const SETTINGS = ['BASE_URL', 'AUDIENCE', 'JWKS_URI', 'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND'] as const
 type Setting = typeof SETTINGS[number]
 
 const NUMBERED = /^ISSUER_(\d+)_(.+)$/
@@ -54,20 +55,40 @@ export function readIssuerList (env: Readonly<Record<string, unknown>>): Externa
     const same = issuers.findIndex(each => each.issuer.replace(/\/$/, '') === issuer.replace(/\/$/, ''))
     if (same !== -1) throw new ConfigError(`${name('BASE_URL')} is ISSUER_${same + 1}_BASE_URL again (${issuer})`)
     const entry: ExternalIssuer = { issuer, audience: settings.AUDIENCE, jwksUri: url('JWKS_URI') }
-    const introspection = readIntrospection(settings.INTROSPECTION_CLIENT_ID, settings.INTROSPECTION_CLIENT_SECRET, url('INTROSPECTION_ENDPOINT'), `ISSUER_${n}_`)
+    const introspection = readIntrospection(settings.INTROSPECTION_CLIENT_ID, settings.INTROSPECTION_CLIENT_SECRET, url('INTROSPECTION_ENDPOINT'), `ISSUER_${n}_`, settings.INTROSPECTION_MAX_CALLS_PER_SECOND)
     if (introspection !== undefined) entry.introspection = introspection
     issuers.push(entry)
   }
   return issuers
 }
 
-/** Introspection client credentials (both or neither), and the endpoint if not discovered. */
-export function readIntrospection (clientId: string | undefined, clientSecret: string | undefined, endpoint: string | undefined, prefix: string): IntrospectionOptions | undefined {
+/**
+ * Introspection client credentials (both or neither), the endpoint if not discovered,
+ * and the most calls a second (the plugin's default when unset).
+ */
+export function readIntrospection (clientId: string | undefined, clientSecret: string | undefined, endpoint: string | undefined, prefix: string, maxCallsPerSecond?: string): IntrospectionOptions | undefined {
   if (clientId === undefined && clientSecret === undefined) {
     if (endpoint !== undefined) throw new ConfigError(`${prefix}INTROSPECTION_ENDPOINT needs ${prefix}INTROSPECTION_CLIENT_ID and ${prefix}INTROSPECTION_CLIENT_SECRET`)
+    if (maxCallsPerSecond !== undefined) throw new ConfigError(`${prefix}INTROSPECTION_MAX_CALLS_PER_SECOND needs ${prefix}INTROSPECTION_CLIENT_ID and ${prefix}INTROSPECTION_CLIENT_SECRET`)
     return undefined
   }
   if (clientId === undefined) throw new ConfigError(`${prefix}INTROSPECTION_CLIENT_ID is required with ${prefix}INTROSPECTION_CLIENT_SECRET`)
   if (clientSecret === undefined) throw new ConfigError(`${prefix}INTROSPECTION_CLIENT_SECRET is required with ${prefix}INTROSPECTION_CLIENT_ID`)
-  return { clientId, clientSecret, ...(endpoint === undefined ? {} : { endpoint }) }
+  return {
+    clientId,
+    clientSecret,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(maxCallsPerSecond === undefined ? {} : { maxCallsPerSecond: readRate(`${prefix}INTROSPECTION_MAX_CALLS_PER_SECOND`, maxCallsPerSecond) })
+  }
+}
+
+// The plugin's own floor for introspection.maxCallsPerSecond.
+const MIN_CALLS_PER_SECOND = 0.01
+
+function readRate (name: string, given: string): number {
+  const rate = /^\d+(\.\d+)?$/.test(given) ? Number(given) : Number.NaN
+  if (!(rate >= MIN_CALLS_PER_SECOND)) {
+    throw new ConfigError(`${name} must be a number of introspection calls a second, at least ${MIN_CALLS_PER_SECOND} (got ${JSON.stringify(given)})`)
+  }
+  return rate
 }

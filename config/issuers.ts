@@ -28,7 +28,7 @@ export const DEFAULT_LOCAL_AUDIENCE = 'https://hello-world.example.com'
  */
 const ISSUER_VARIABLES = [
   'ISSUER_BASE_URL', 'AUDIENCE', 'AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'JWKS_URI',
-  'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT'
+  'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND'
 ] as const
 
 /**
@@ -80,7 +80,7 @@ export function resolveIssuer (env: Env, raw: Readonly<Record<string, unknown>> 
     if (env.NODE_ENV?.trim().toLowerCase() === 'production') {
       throw new ConfigError('NODE_ENV is production but no issuer is set: configure ISSUER_BASE_URL or AUTH0_DOMAIN (the local development issuer never runs in production)')
     }
-    const introspection = (['INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT'] as const).find(name => value[name] !== undefined)
+    const introspection = (['INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND'] as const).find(name => value[name] !== undefined)
     if (introspection !== undefined) throw new ConfigError(`${introspection} needs ISSUER_BASE_URL or AUTH0_DOMAIN: the local issuer configures its own introspection`)
     if (value.JWKS_URI !== undefined) throw new ConfigError('JWKS_URI needs ISSUER_BASE_URL or AUTH0_DOMAIN: without them the local issuer runs')
     if (value.AUTH0_AUDIENCE !== undefined) {
@@ -98,7 +98,7 @@ export function resolveIssuer (env: Env, raw: Readonly<Record<string, unknown>> 
   if (auth !== undefined && value.JWKS_URI !== undefined) auth.jwksUri = url('JWKS_URI', value.JWKS_URI)
   if (auth !== undefined) {
     const endpoint = value.INTROSPECTION_ENDPOINT === undefined ? undefined : url('INTROSPECTION_ENDPOINT', value.INTROSPECTION_ENDPOINT)
-    const introspection = readIntrospection(value.INTROSPECTION_CLIENT_ID, value.INTROSPECTION_CLIENT_SECRET, endpoint, '')
+    const introspection = readIntrospection(value.INTROSPECTION_CLIENT_ID, value.INTROSPECTION_CLIENT_SECRET, endpoint, '', value.INTROSPECTION_MAX_CALLS_PER_SECOND)
     if (introspection !== undefined) auth.introspection = introspection
   }
   return { auth, localIssuer }

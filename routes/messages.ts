@@ -6,8 +6,8 @@ export const Messages = {
   protected: 'The API successfully validated your access token.',
   admin: 'The API successfully recognized you as an admin.',
   guest: 'Hello, guest. Send an access token and this message names you.',
-  /** The greeting for a verified token's subject. */
-  greeting: (sub: string) => `Hello, ${sub}. The API validated your access token.`
+  /** The greeting for a verified token's caller: its subject, or the client of a token without one. */
+  greeting: (caller: string) => `Hello, ${caller}. The API validated your access token.`
 } as const
 
 export const Permissions = {
@@ -39,15 +39,17 @@ const messages: FastifyPluginAsyncJsonSchemaToTs = async (fastify) => {
   fastify.get('/greeting', {
     schema: {
       summary: 'A greeting for anyone, naming the caller when a token is sent',
-      description: 'With no Authorization header it greets a guest; a token that is sent is verified, and a bad one is a 401.',
+      description: 'With no Authorization header it greets a guest; a token that is sent is verified, and a bad one is a 401. ' +
+        'It names the token\'s `sub`, or, for a client credentials token without one, its `client_id`.',
       tags,
       security: [{ bearerAuth: [] }, {}],
       response: { 200: MessageSchema, ...ProtectedResponses }
     },
     onRequest: fastify.authenticateOptional
   }, async request => {
-    const sub = request.claims?.sub
-    return { message: sub === undefined ? Messages.guest : Messages.greeting(sub) }
+    // The plugin refuses a token whose sub or client_id is not a string: both are strings here.
+    const caller = request.claims?.sub ?? request.claims?.client_id
+    return { message: caller === undefined ? Messages.guest : Messages.greeting(caller) }
   })
 
   fastify.get('/admin', {

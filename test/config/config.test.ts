@@ -162,6 +162,8 @@ t.test('bad numbered issuer variables stop start-up naming the variable', async 
     [{ ...one, AUDIENCE: 'b' }, /^AUDIENCE does not go with the numbered/],
     [{ INTROSPECTION_CLIENT_ID: 'rs', INTROSPECTION_CLIENT_SECRET: 's' }, /^INTROSPECTION_CLIENT_ID needs ISSUER_BASE_URL or AUTH0_DOMAIN/],
     [{ ISSUER_BASE_URL: 'https://a.example.com/', AUDIENCE: 'a', INTROSPECTION_CLIENT_SECRET: 's' }, /^INTROSPECTION_CLIENT_ID is required with INTROSPECTION_CLIENT_SECRET/],
+    [{ ...one, ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND: '10' }, /^ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND needs ISSUER_1_INTROSPECTION_CLIENT_ID/],
+    [{ INTROSPECTION_MAX_CALLS_PER_SECOND: '10' }, /^INTROSPECTION_MAX_CALLS_PER_SECOND needs ISSUER_BASE_URL or AUTH0_DOMAIN/],
     [{
       ...one,
       ISSUER_2_BASE_URL: 'https://a.example.com',
@@ -183,4 +185,24 @@ t.test('the one-issuer form takes introspection credentials too', async t => {
     INTROSPECTION_ENDPOINT: 'https://keycloak.example.com/realms/api/protocol/openid-connect/token/introspect'
   })
   t.same(config.auth?.introspection, { clientId: 'api', clientSecret: 's', endpoint: 'https://keycloak.example.com/realms/api/protocol/openid-connect/token/introspect' })
+})
+
+t.test('INTROSPECTION_MAX_CALLS_PER_SECOND sets the rate of introspection calls; a bad one stops start-up naming it', async t => {
+  const one = { ...base, ISSUER_BASE_URL: 'https://a.example.com/', AUDIENCE: 'a', INTROSPECTION_CLIENT_ID: 'api', INTROSPECTION_CLIENT_SECRET: 's' }
+  t.equal(resolveConfig(one).auth?.introspection?.maxCallsPerSecond, undefined, 'unset: the plugin\'s default')
+  t.equal(resolveConfig({ ...one, INTROSPECTION_MAX_CALLS_PER_SECOND: '200' }).auth?.introspection?.maxCallsPerSecond, 200)
+  t.equal(resolveConfig({ ...one, INTROSPECTION_MAX_CALLS_PER_SECOND: '0.5' }).auth?.introspection?.maxCallsPerSecond, 0.5)
+  const numbered = { ISSUER_1_BASE_URL: 'https://a.example.com/', ISSUER_1_AUDIENCE: 'a', ISSUER_1_INTROSPECTION_CLIENT_ID: 'api', ISSUER_1_INTROSPECTION_CLIENT_SECRET: 's' }
+  const several = resolveConfig(base, { ...numbered, ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND: '20' }).auth?.issuers
+  t.equal(several?.[0]?.introspection?.maxCallsPerSecond, 20)
+  for (const bad of ['0', '-5', 'ten', '1e3', '0.001', ' ']) {
+    t.throws(() => resolveConfig({ ...one, INTROSPECTION_MAX_CALLS_PER_SECOND: bad }), {
+      name: 'ConfigError',
+      message: bad.trim() === '' ? /^INTROSPECTION_MAX_CALLS_PER_SECOND is set but blank/ : /^INTROSPECTION_MAX_CALLS_PER_SECOND must be a number of introspection calls a second, at least 0\.01/
+    }, bad)
+    t.throws(() => resolveConfig(base, { ...numbered, ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND: bad }), {
+      name: 'ConfigError',
+      message: bad.trim() === '' ? /^ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND is set but blank/ : /^ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND must be a number/
+    }, `ISSUER_1_ ${bad}`)
+  }
 })

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { startIntrospectionServer } from 'fastify-oauth-resource-server/testing'
 import { Messages } from '../../routes/messages.js'
 import { loadConfig } from '../../config/index.js'
 import { bearer, build, DPOP_CHALLENGE, envFor, idpFor, RESOURCE_METADATA, TEST_SERVER } from '../helper.js'
@@ -35,6 +36,28 @@ t.test('GET /api/messages/greeting → 200 for a guest without a token, naming t
   const named = await app.inject({ url: '/api/messages/greeting', headers: bearer(idp.token({ sub: 'alice' })) })
   t.equal(named.statusCode, 200)
   t.same(named.json(), { message: Messages.greeting('alice') })
+})
+
+t.test('GET /api/messages/greeting → a client credentials token without sub is greeted by its client_id, JWT or introspected', async t => {
+  const idp = await idpFor(t)
+  const as = await startIntrospectionServer({ issuer: idp.issuer, audience: idp.audience })
+  t.teardown(() => as.close())
+  const app = await build(t, envFor(idp, { INTROSPECTION_CLIENT_ID: as.clientId, INTROSPECTION_CLIENT_SECRET: as.clientSecret, INTROSPECTION_ENDPOINT: as.endpoint }))
+  const greet = async (token: string) => (await app.inject({ url: '/api/messages/greeting', headers: bearer(token) })).json()
+  t.same(await greet(idp.sign({ sub: undefined, client_id: 'machine-1' })), { message: Messages.greeting('machine-1') }, 'a JWT')
+  t.same(await greet(as.issue({ sub: undefined, client_id: 'machine-2' })), { message: Messages.greeting('machine-2') }, 'an opaque token')
+  t.same(await greet(idp.sign({ sub: 'alice', client_id: 'machine-1' })), { message: Messages.greeting('alice') }, 'a subject is named first')
+})
+
+t.test('GET /api/messages/greeting → 401 for a sub that is not a string, never "Hello, [object Object]"', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp))
+  for (const sub of [{ a: '<b>' }, 42, null, true, ['alice']]) {
+    const res = await app.inject({ url: '/api/messages/greeting', headers: bearer(idp.sign({ sub })) })
+    t.equal(res.statusCode, 401, JSON.stringify(sub))
+    t.match(res.headers['www-authenticate'], /error="invalid_token", error_description="The access token has a claim of the wrong type"/)
+    t.notMatch(res.body, /Hello/)
+  }
 })
 
 t.test('GET /api/messages/greeting → 401 for a token that is sent but expired or forged, never a guest greeting', async t => {

@@ -14,6 +14,7 @@ export interface ResolvedIntrospection {
   cacheSize: number
   concurrency: number
   queueLimit: number
+  maxCallsPerSecond: number
 }
 
 export interface ResolvedIssuer {
@@ -33,6 +34,8 @@ export interface ResolvedOptions {
   realm: string
   /** The scopes RFC 9728 metadata lists; undefined when the metadata is off. */
   resourceMetadataScopes: string[] | undefined
+  /** The resource identifier (an origin); undefined: the origin each request was sent to. */
+  resourceMetadataResource: string | undefined
   maxAge: number
   cooldown: number
   fetchTimeout: number
@@ -121,7 +124,8 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
       inactiveCacheAge: seconds(`${at}inactiveCacheAge`, given.inactiveCacheAge, 5, 0, 5 * MINUTE),
       cacheSize: count('cacheSize', 10_000, 0),
       concurrency: count('concurrency', 8, 1),
-      queueLimit: count('queueLimit', 64, 0)
+      queueLimit: count('queueLimit', 64, 0),
+      maxCallsPerSecond: number(`${at}maxCallsPerSecond`, given.maxCallsPerSecond, 50, 0.01)
     }
   }
 
@@ -157,6 +161,10 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
   const resourceMetadataScopes = metadata === undefined || metadata === false
     ? undefined
     : metadata === true ? [] : [...(metadata.scopesSupported ?? [])]
+  const resource = typeof metadata === 'object' && metadata !== null ? metadata.resource : undefined
+  if (resource !== undefined && resolveOrigin(resource) === undefined) {
+    fail('resourceMetadata.resource', `must be the origin clients call, such as https://api.example.com (got ${JSON.stringify(resource)})`)
+  }
 
   const keys = options.keys ?? {}
 
@@ -166,6 +174,7 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     requireAccessTokenType: options.requireAccessTokenType === true,
     realm,
     resourceMetadataScopes,
+    resourceMetadataResource: resource === undefined ? undefined : resolveOrigin(resource),
     maxAge: seconds('keys.maxAge', keys.maxAge, 10 * MINUTE, 1, DAY),
     cooldown: seconds('keys.cooldown', keys.cooldown, 30, 0, HOUR),
     fetchTimeout: seconds('keys.fetchTimeout', keys.fetchTimeout, 5, 0.001, MINUTE),
@@ -173,4 +182,16 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     maxResponseBytes: number('keys.maxResponseBytes', keys.maxResponseBytes, 512 * 1024, 1024),
     tokenCacheSize: Math.floor(number('tokenCacheSize', options.tokenCacheSize, 20_000, 0))
   }
+}
+
+/** An http(s) origin, given with or without one trailing slash, as URL spells it; undefined for anything else. */
+function resolveOrigin (value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return undefined
+  }
+  return /^https?:$/.test(url.protocol) && url.origin === value.replace(/\/$/, '') ? url.origin : undefined
 }

@@ -51,6 +51,12 @@ export interface IntrospectionOptions {
   concurrency?: number
   /** Most calls waiting for a free slot; past it, a new token gets 503 at once. Default 64. */
   queueLimit?: number
+  /**
+   * Most introspection calls a second, on average (at least 0.01), with bursts of one
+   * second's worth; past it a new token gets 503 with Retry-After, cached results still
+   * answer. Per plugin instance, so per replica. Default 50.
+   */
+  maxCallsPerSecond?: number
 }
 
 /** One trusted issuer, with its own audience, keys and algorithms. */
@@ -93,16 +99,19 @@ export interface AuthOptions {
   keys?: KeyOptions
   /**
    * Serve RFC 9728 protected resource metadata at /.well-known/oauth-protected-resource
-   * and point every challenge at it. Default off.
+   * and point every challenge at it. Default off. Its `resource` is `resource` when given
+   * (the origin clients call, such as `https://api.example.com`), else the origin each
+   * request was sent to (`request.protocol` and `request.host`, which follow Fastify's
+   * `trustProxy`): RFC 9728 §3.3 wants it identical to the URL the metadata was fetched for.
    */
-  resourceMetadata?: boolean | { scopesSupported?: string[] }
+  resourceMetadata?: boolean | { scopesSupported?: string[], resource?: string }
   /** Most verified tokens remembered (0 turns the cache off). Default 20,000. */
   tokenCacheSize?: number
   /** DPoP (RFC 9449): sender-constrained tokens. Default off (Bearer only). */
   dpop?: DpopOptions
 }
 
-/** The claims of a verified access token. */
+/** The claims of a verified access token; those named here are of their type whenever present. */
 export interface AccessTokenClaims {
   iss: string
   aud: string | string[]
@@ -112,6 +121,11 @@ export interface AccessTokenClaims {
   nbf?: number
   scope?: string
   permissions?: string[]
+  client_id?: string
+  azp?: string
+  jti?: string
+  acr?: string
+  auth_time?: number
   [claim: string]: unknown
 }
 

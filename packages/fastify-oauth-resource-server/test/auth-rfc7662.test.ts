@@ -5,18 +5,18 @@ import t from 'tap'
 import auth, { type AuthOptions, type IntrospectionOptions } from '../src/index.js'
 import { Rejections } from '../src/token/rejections.js'
 import { startIntrospectionServer, type TestIssuer, type IntrospectionServer } from '../src/testing/index.js'
-import { bearer, idpFor, sleep, until } from './helper.js'
+import { bearer, idpFor, sleep, until, type LogRecord } from './helper.js'
 
 // RFC 7662: opaque access tokens checked by introspection at the issuer, as the plugin does it.
 
 interface Setup { app: FastifyInstance, idp: TestIssuer, as: IntrospectionServer }
 
-/** The plugin with introspection at a real loopback endpoint; /me answers the claims, /admin wants read:admin-messages. */
-async function buildOpaque (t: Test, introspection: Partial<IntrospectionOptions> = {}, options: Partial<AuthOptions> = {}): Promise<Setup> {
+/** The plugin with introspection at a real loopback endpoint; /me answers the claims, /admin wants read:admin-messages; `logs` collects its log. */
+async function buildOpaque (t: Test, introspection: Partial<IntrospectionOptions> = {}, options: Partial<AuthOptions> = {}, logs?: LogRecord[]): Promise<Setup> {
   const idp = await idpFor(t)
   const as = await startIntrospectionServer({ issuer: idp.issuer, audience: idp.audience })
   t.teardown(() => as.close())
-  const app = Fastify()
+  const app = Fastify(logs === undefined ? {} : { logger: { level: 'warn', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } })
   t.teardown(() => app.close())
   await app.register(auth, {
     issuer: idp.issuer,
@@ -58,6 +58,19 @@ t.test('client_secret_post works as well as client_secret_basic; wrong credentia
   const res = await call(wrong.app, wrong.as.issue())
   t.equal(res.statusCode, 503, 'our own misconfiguration is not the client\'s fault')
   t.match(res.json(), { code: 'FST_AUTH_INTROSPECTION_UNAVAILABLE' })
+})
+
+t.test('refused API credentials are logged as such, in our words, for Basic (a challenge) and for the form (an error body)', async t => {
+  for (const clientAuthMethod of ['client_secret_basic', 'client_secret_post'] as const) {
+    const logs: LogRecord[] = []
+    const { app, as } = await buildOpaque(t, { clientAuthMethod, clientSecret: 'not-the-secret' }, {}, logs)
+    t.equal((await call(app, as.issue())).statusCode, 503, clientAuthMethod)
+    const failures = logs.filter(line => line.msg.startsWith('token introspection failed'))
+    t.equal(failures.length, 1, `${clientAuthMethod}: one line`)
+    t.equal(failures[0]?.msg, "token introspection failed: the authorization server refused the API's own credentials (check introspection.clientId, clientSecret and clientAuthMethod)")
+    t.equal(failures[0]?.status, 401)
+    t.notMatch(JSON.stringify(logs), /WWW-Authenticate|challenge|not-the-secret/, `${clientAuthMethod}: neither the library's words nor the secret`)
+  }
 })
 
 t.test('a cached result is reused: one call for repeated and for concurrent identical tokens', async t => {
@@ -144,6 +157,24 @@ t.test('an authorization server that says active is still held to aud, iss, exp,
   }
 })
 
+t.test('an active answer whose claims the code reads are of the wrong type is refused as an invalid token', async t => {
+  const { app, as } = await buildOpaque(t)
+  const wrong: Array<[string, unknown]> = [
+    ['sub', { a: '<b>' }], ['sub', 42], ['sub', null], ['sub', true], ['sub', ['alice']],
+    ['client_id', 7], ['azp', ['app']], ['jti', 1], ['acr', 2], ['auth_time', '1700000000'],
+    ['scope', null], ['permissions', 'read:admin-messages'], ['permissions', [1]]
+  ]
+  for (const [claim, value] of wrong) {
+    as.override = { [claim]: value }
+    const res = await call(app, as.issue())
+    t.equal(res.statusCode, 401, `${claim}: ${JSON.stringify(value)}`)
+    t.match(res.headers['www-authenticate'], Rejections.claimType)
+  }
+  as.override = undefined
+  const res = await call(app, as.issue({ sub: 'alice', client_id: 'app', azp: 'app', jti: 'j', acr: '1', auth_time: 1_700_000_000, permissions: ['a'] }))
+  t.equal(res.statusCode, 200, 'every claim of its type')
+})
+
 t.test('an endpoint that is down or errs is 503 with Retry-After, not cached: the token works once it is back', async t => {
   const { app, as } = await buildOpaque(t, { timeout: 2 })
   const token = as.issue()
@@ -201,6 +232,8 @@ t.test('bad introspection options stop registration with a message naming the op
     [{ ...base, jwksUri: `${idp.issuer}.well-known/jwks.json`, introspection: valid }, /option introspection\.endpoint is required with jwksUri/],
     [{ ...base, introspection: { ...valid, timeout: 5000 } }, /option introspection\.timeout is in seconds: at most 60, got 5000 \(in ms\? then write 5\)/],
     [{ ...base, introspection: { ...valid, clientAuthMethod: 'private_key_jwt' as 'client_secret_post' } }, /option introspection\.clientAuthMethod/],
+    [{ ...base, introspection: { ...valid, maxCallsPerSecond: 0 } }, /option introspection\.maxCallsPerSecond must be a number ≥ 0\.01/],
+    [{ ...base, introspection: { ...valid, maxCallsPerSecond: '5' as unknown as number } }, /option introspection\.maxCallsPerSecond must be a number/],
     [{
       issuers: [
         { issuer: 'https://a.example.com/', audience: 'x', introspection: valid },
@@ -213,4 +246,34 @@ t.test('bad introspection options stop registration with a message naming the op
     await t.rejects(async () => { await app.register(auth, options).ready() }, message)
     await app.close()
   }
+})
+
+t.test('a flood of random opaque tokens is bounded in rate: past maxCallsPerSecond a new token gets 503 with Retry-After, cached results still answer', async t => {
+  // 0.01 a second: one call, then the next only after 100 s, far longer than this test.
+  const { app, idp, as } = await buildOpaque(t, { maxCallsPerSecond: 0.01 })
+  const known = as.issue({ sub: 'alice' })
+  t.equal((await call(app, known)).statusCode, 200, 'the first new token is introspected')
+  const statuses = new Set<number>()
+  const retryAfter = new Set<string | string[] | undefined>()
+  for (let i = 0; i < 200; i++) {
+    const res = await call(app, opaque())
+    statuses.add(res.statusCode)
+    retryAfter.add(res.headers['retry-after'])
+    t.equal(res.json().code, 'FST_AUTH_INTROSPECTION_UNAVAILABLE')
+  }
+  t.same([...statuses], [503], 'every later new token: 503, never 401 or 500')
+  t.ok([...retryAfter].every(value => Number(value) >= 90 && Number(value) <= 100), `Retry-After says when a call is free again: ${[...retryAfter]}`)
+  t.equal(as.calls, 1, 'two hundred new tokens, no further call to the authorization server')
+  t.same((await call(app, known)).json(), { iss: idp.issuer, sub: 'alice', scope: '' }, 'the cached result still answers')
+  t.equal(as.calls, 1)
+})
+
+t.test('by default a flood makes at most 50 introspection calls a second', async t => {
+  const { app, as } = await buildOpaque(t)
+  const started = performance.now()
+  const statuses = (await Promise.all(Array.from({ length: 400 }, () => call(app, opaque())))).map(res => res.statusCode)
+  const seconds = (performance.now() - started) / 1000
+  // The bound is the bucket's own: a burst of 50, then 50 a second, however slow the machine.
+  t.ok(as.calls <= 50 + Math.ceil(50 * seconds), `${as.calls} calls for 400 new tokens in ${seconds.toFixed(2)} s`)
+  t.same([...new Set(statuses)].sort(), as.calls === 400 ? [401] : [401, 503])
 })

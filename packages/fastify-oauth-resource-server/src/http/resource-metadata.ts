@@ -11,17 +11,27 @@ export interface DpopMetadata {
 
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
 
-// Hosts fit to quote inside a challenge parameter.
+// Hosts fit to quote inside a challenge parameter and to name a resource.
 const SAFE_HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/
 
 /**
  * RFC 9728 protected resource metadata, and the `resource_metadata` challenge
- * parameter (§5.1) that points clients at it.
+ * parameter (§5.1) that points clients at it. Both name one resource: the configured
+ * one, or else the origin the request was sent to, so that the document fetched at
+ * `<origin>/.well-known/oauth-protected-resource` says `resource: <origin>` (§3.3: a
+ * client discards metadata whose resource is not the URL it fetched it for). That
+ * origin is `request.protocol` and `request.host`: Fastify takes them from
+ * X-Forwarded-Proto and -Host only when the socket peer is a proxy `trustProxy` trusts.
  */
 export function registerResourceMetadata (fastify: FastifyInstance, options: ResolvedOptions, scopesSupported: readonly string[], dpop?: DpopMetadata) {
-  const document = {
-    // One resource identifier: the first issuer's first audience.
-    resource: options.issuers[0]!.audience[0],
+  const configured = options.resourceMetadataResource
+  const resourceOf = (request: FastifyRequest): string | undefined => {
+    if (configured !== undefined) return configured
+    const { protocol, host } = request
+    return (protocol === 'http' || protocol === 'https') && SAFE_HOST.test(host) ? `${protocol}://${host}` : undefined
+  }
+
+  const described = {
     // Every trusted issuer, in the configured order (RFC 9728 §2).
     authorization_servers: options.issuers.map(each => each.issuer),
     scopes_supported: [...scopesSupported],
@@ -49,16 +59,23 @@ export function registerResourceMetadata (fastify: FastifyInstance, options: Res
             dpop_signing_alg_values_supported: strings,
             dpop_bound_access_tokens_required: { type: 'boolean' }
           }
-        }
+        },
+        400: { type: 'object', properties: { message: { type: 'string' } } }
       }
     }
-  }, async () => document)
+  }, async (request, reply) => {
+    const resource = resourceOf(request)
+    // A Host that is no host name: no URL this document could be the metadata of.
+    if (resource === undefined) return reply.code(400).send({ message: 'The Host header does not name this server' })
+    return { resource, ...described }
+  })
 
   /** The error, its challenge pointing at this server's metadata document. */
   return function withResourceMetadata (error: AuthError, request: FastifyRequest): AuthError {
     const challenge = error.headers['www-authenticate']
-    if (challenge === undefined || !SAFE_HOST.test(request.host)) return error
-    error.headers['www-authenticate'] = `${challenge}, resource_metadata="${request.protocol}://${request.host}${RESOURCE_METADATA_PATH}"`
+    const resource = challenge === undefined ? undefined : resourceOf(request)
+    if (resource === undefined) return error
+    error.headers['www-authenticate'] = `${challenge}, resource_metadata="${resource}${RESOURCE_METADATA_PATH}"`
     return error
   }
 }

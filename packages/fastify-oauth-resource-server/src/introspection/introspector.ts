@@ -4,6 +4,7 @@ import * as oauth from 'oauth4webapi'
 import { readCapped } from '../keys/fetch-json.js'
 import type { Rejection } from '../token/rejections.js'
 import type { AccessTokenClaims } from '../types.js'
+import { CallRate } from './call-rate.js'
 import { judgeIntrospection } from './introspection-claims.js'
 import { ResultCache } from './result-cache.js'
 import { channels, type IntrospectionMessage } from '../diagnostics/channels.js'
@@ -32,6 +33,7 @@ export interface IntrospectorOptions {
   cacheSize: number
   concurrency: number
   queueLimit: number
+  maxCallsPerSecond: number
   maxResponseBytes: number
   log: FastifyBaseLogger
 }
@@ -44,7 +46,8 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
  * one for inactiveCacheAge. Concurrent checks of one token share one call; at most
  * `concurrency` calls run at once and `queueLimit` wait, so a flood of random tokens
  * costs the authorization server a bounded number of calls at a time and the rest are
- * told to retry. An endpoint that fails or does not answer within `timeout` is an
+ * told to retry. The calls are bounded in rate too (`maxCallsPerSecond`): past it a new
+ * token is told to retry, while cached results keep answering. An endpoint that fails or does not answer within `timeout` is an
  * outage (IntrospectionUnavailable), never a refusal, and is not cached.
  */
 export class Introspector {
@@ -54,11 +57,14 @@ export class Introspector {
   readonly #waiting: Array<() => void> = []
   readonly #client: oauth.Client
   readonly #auth: oauth.ClientAuth
+  readonly #rate: CallRate
   #running = 0
+  #warnedAt = -Infinity
 
   constructor (options: IntrospectorOptions) {
     this.#options = options
     this.#cache = new ResultCache(options.cacheSize)
+    this.#rate = new CallRate(options.maxCallsPerSecond)
     this.#client = { client_id: options.clientId }
     this.#auth = options.clientAuthMethod === 'client_secret_post'
       ? oauth.ClientSecretPost(options.clientSecret)
@@ -79,9 +85,21 @@ export class Introspector {
     if (this.#running >= this.#options.concurrency && this.#waiting.length >= this.#options.queueLimit) {
       return new IntrospectionUnavailable(1)
     }
+    if (!this.#rate.take()) return this.#overRate()
     const call = this.#introspect(token, id).finally(() => this.#pending.delete(id))
     this.#pending.set(id, call)
     return call
+  }
+
+  /** Past the rate: the token is told to retry; the log says so at most once a minute. */
+  #overRate (): IntrospectionUnavailable {
+    const now = performance.now()
+    if (now - this.#warnedAt >= 60_000) {
+      this.#warnedAt = now
+      this.#options.log.warn({ maxCallsPerSecond: this.#options.maxCallsPerSecond },
+        'token introspection: new opaque tokens arrive faster than introspection.maxCallsPerSecond; they get 503 until the rate falls (cached results still answer)')
+    }
+    return new IntrospectionUnavailable(this.#rate.retryAfterSeconds())
   }
 
   async #introspect (token: string, id: string): Promise<IntrospectionVerdict> {
@@ -156,13 +174,28 @@ export class Introspector {
     } catch (error) {
       // Down, slow, a 5xx, a body that is not an introspection response, or our own
       // credentials refused: none of it is the client's fault, so none of it is a 401.
-      const reason = signal.aborted
-        ? `no answer within ${timeout} ms`
-        : error instanceof oauth.ResponseBodyError ? `${error.status} ${error.error}` : (error as Error).message
-      log.warn({ reason }, 'token introspection failed')
+      if (refusesCredentials(error)) {
+        log.warn({ status: (error as { status: number }).status },
+          'token introspection failed: the authorization server refused the API\'s own credentials (check introspection.clientId, clientSecret and clientAuthMethod)')
+      } else {
+        const reason = signal.aborted
+          ? `no answer within ${timeout} ms`
+          : error instanceof oauth.ResponseBodyError ? `${error.status} ${error.error}` : (error as Error).message
+        log.warn({ reason }, 'token introspection failed')
+      }
       return unavailable()
     }
   }
+}
+
+/**
+ * Whether the endpoint refused the API's own client authentication (RFC 6749 §5.2
+ * invalid_client): a 401 with a challenge, or an invalid_client error body. Told by
+ * oauth4webapi's error classes and the OAuth error code, never by message text.
+ */
+function refusesCredentials (error: unknown): boolean {
+  if (error instanceof oauth.WWWAuthenticateChallengeError) return error.status === 401
+  return error instanceof oauth.ResponseBodyError && (error.error === 'invalid_client' || error.status === 401)
 }
 
 function publishIntrospection (result: IntrospectionMessage['result'], started: number): void {

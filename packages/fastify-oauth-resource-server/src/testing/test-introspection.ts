@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { refuseInProduction } from './production-guard.js'
 
 /**
  * A real RFC 7662 introspection endpoint on 127.0.0.1:0 for tests and benchmarks:
@@ -39,7 +40,9 @@ export interface IntrospectionServerOptions {
   clientId?: string
 }
 
+/** Refuses to start under NODE_ENV=production. */
 export async function startIntrospectionServer ({ issuer, audience, clientId = 'resource-server' }: IntrospectionServerOptions): Promise<IntrospectionServer> {
+  refuseInProduction('startIntrospectionServer()')
   const tokens = new Map<string, Record<string, unknown>>()
   const pending = new Set<NodeJS.Timeout>()
   const server = createServer(respond)
@@ -84,7 +87,11 @@ export async function startIntrospectionServer ({ issuer, audience, clientId = '
       }
       if (request.method !== 'POST' || request.url !== '/oauth/introspect') return send(404, { error: 'not_found' })
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
-      if (!authenticated(request.headers.authorization, form)) return send(401, { error: 'invalid_client' })
+      if (!authenticated(request.headers.authorization, form)) {
+        // RFC 6749 §5.2: a client that authenticated with the Authorization header gets a challenge.
+        if (request.headers.authorization !== undefined) response.setHeader('www-authenticate', 'Basic realm="introspection"')
+        return send(401, { error: 'invalid_client' })
+      }
       const token = form.get('token')
       if (token === null) return send(400, { error: 'invalid_request' })
       const known = tokens.get(token)

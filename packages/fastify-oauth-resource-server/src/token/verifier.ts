@@ -1,11 +1,10 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
-import { createDecoder } from 'fast-jwt'
 import type { FastifyRequest } from 'fastify'
 import { IntrospectionUnavailable } from '../introspection/introspector.js'
 import { KeysUnavailable, type KeyRecord } from '../keys/key-store.js'
 import { isUsableKid } from '../keys/signing-keys.js'
-import { withoutTrailingSlash } from '../keys/provider-url.js'
 import type { AccessTokenClaims, Algorithm } from '../types.js'
+import { judgeClaims } from './claim-rules.js'
 import { freezeClaims } from './claims.js'
 import { isRejection, type Rejection } from './rejections.js'
 import type { TokenCache } from './token-cache.js'
@@ -53,16 +52,13 @@ interface VerifyingRequest extends FastifyRequest {
 }
 
 // @fastify/jwt's own codes and fast-jwt's codes it passes through. Its
-// FST_JWT_AUTHORIZATION_TOKEN_INVALID covers a bad signature, a bad claim value, a
-// missing claim and a malformed token alike; `explain` tells them apart.
+// FST_JWT_AUTHORIZATION_TOKEN_INVALID covers a malformed token (before a key is picked)
+// and a bad signature alike (and claim failures, but fast-jwt is given no claim to check).
 const REJECTION_BY_CODE: Record<string, Rejection> = {
-  FST_JWT_AUTHORIZATION_TOKEN_EXPIRED: 'expired',
-  FAST_JWT_EXPIRED: 'expired',
   FAST_JWT_MISSING_SIGNATURE: 'signature',
   FAST_JWT_INVALID_SIGNATURE: 'signature',
   FAST_JWT_INVALID_ALGORITHM: 'algorithm',
   FAST_JWT_INVALID_CRIT_HEADER: 'crit',
-  FAST_JWT_INACTIVE: 'notYetValid',
   FAST_JWT_MALFORMED: 'malformed',
   FAST_JWT_INVALID_PAYLOAD: 'malformed'
 }
@@ -70,9 +66,14 @@ const REJECTION_BY_CODE: Record<string, Rejection> = {
 /**
  * Verifies access tokens with @fastify/jwt (fast-jwt inside), its `secret`
  * callback fed by the key store. The callback returns the key's one PEM string,
- * so @fastify/jwt reuses one fast-jwt verifier per key; every policy lives in
- * its global `verify` options, and requests pass none (per-call options would
- * build a verifier per request).
+ * so @fastify/jwt reuses one fast-jwt verifier per key; its policy lives in its
+ * global `verify` options, and requests pass none (per-call options would build a
+ * verifier per request).
+ *
+ * fast-jwt checks the JWS alone (algorithm, crit, signature), and the claims are judged
+ * here, only once the signature held (judgeClaims, shared with introspection): @fastify/jwt
+ * reports a bad signature and a bad claim with one code, so a forged token without `aud`
+ * would otherwise be described, and counted, by the claims it forged.
  *
  * `verify` settles synchronously when the key is known (the hot path) and after
  * the key store's fetch when it is not. It never throws: every outcome is a Verdict.
@@ -82,7 +83,6 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
   const algorithms = new Set(issuers.list.flatMap(each => [...each.algorithms]))
   const { introspecting } = issuers
   const acceptedTypes = new Set(requireAccessTokenType ? ['at+jwt'] : ['jwt', 'at+jwt'])
-  const readPayload = createDecoder() as (token: string) => Record<string, unknown>
 
   /**
    * The checks that pick the key; a token failing them never reaches a key store. The
@@ -118,46 +118,35 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
     verify: {
       extractToken: request => (request as VerifyingRequest)[kToken] ?? undefined,
       algorithms: [...algorithms],
-      // Either spelling of each configured issuer, and every issuer's audiences: one
-      // @fastify/jwt serves them all. `accept` then holds the token to the exact issuer its
-      // key came from (the one discovery named) and to that issuer's own audiences.
-      allowedIss: [...new Set(issuers.list.flatMap(({ issuer }) => [issuer, withoutTrailingSlash(issuer), `${withoutTrailingSlash(issuer)}/`]))],
-      allowedAud: [...new Set(issuers.list.flatMap(each => each.audience))],
-      requiredClaims: ['iss', 'aud', 'exp'],
-      clockTolerance,
+      // No claim checks in fast-jwt (no allowedIss, allowedAud, requiredClaims; exp and nbf
+      // ignored): `accept` judges them all once the signature held, holding the token to the
+      // exact issuer its key came from (the one discovery named) and that issuer's audiences.
+      ignoreExpiration: true,
+      ignoreNotBefore: true,
       // The verified-token cache is ours: bounded, and emptied when a key leaves.
       cache: false
     }
   }
 
+  /** A token whose signature held: its claims judged, then frozen and cached. */
   function accept (claims: AccessTokenClaims, key: KeyRecord, trusted: TrustedIssuer, id: string | undefined): Verdict {
-    if (claims.iss !== key.issuer) return 'issuer'
-    if (!hasAudience(claims.aud, trusted.audience)) return 'audience'
-    const { iat } = claims
-    if (iat !== undefined && (typeof iat !== 'number' || iat * 1000 > Date.now() + clockTolerance)) {
-      return typeof iat === 'number' ? 'issuedInFuture' : 'claimType'
-    }
+    const rejection = judgeClaims(claims, { issuer: key.issuer, audience: trusted.audience, clockTolerance })
+    if (rejection !== undefined) return rejection
     if (!freezeClaims(claims)) return 'nested'
     if (id !== undefined) cache.set(id, claims, key)
     return claims
   }
 
   /**
-   * What a failure means. A claim failure names the claim: the payload is parsed
-   * again only for that (rare) case, and only after the signature check passed.
+   * What a failure means. fast-jwt checks no claim, so FST_JWT_AUTHORIZATION_TOKEN_INVALID
+   * is a token that did not decode (no key picked yet) or a signature that did not verify
+   * against the key picked: never described by its unverified claims.
    */
-  function explain (error: unknown, token: string, key: KeyRecord | null, trusted: TrustedIssuer | null): Verdict {
+  function explain (error: unknown, key: KeyRecord | null): Verdict {
     if (isRejection(error) || error instanceof KeysUnavailable) return error
     const code = String((error as { code?: unknown } | null)?.code)
-    const claimType = code === 'FAST_JWT_INVALID_CLAIM_TYPE'
-    if (code !== 'FST_JWT_AUTHORIZATION_TOKEN_INVALID' && !claimType) return REJECTION_BY_CODE[code] ?? 'invalid'
-    // Invalid before a key was picked: the token did not even decode.
-    if (key === null || trusted === null) return 'malformed'
-    const payload = readPayload(token)
-    if (payload.iss !== key.issuer) return 'issuer'
-    if (!hasAudience(payload.aud, trusted.audience)) return 'audience'
-    if (payload.exp === undefined) return 'noExpiry'
-    return claimType ? 'claimType' : 'signature'
+    if (code === 'FST_JWT_AUTHORIZATION_TOKEN_INVALID') return key === null ? 'malformed' : 'signature'
+    return REJECTION_BY_CODE[code] ?? 'invalid'
   }
 
   return {
@@ -191,13 +180,12 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
       try {
         verifying[VERIFY](undefined, (error, payload) => {
           const key = verifying[kKey]
-          const trusted = verifying[kIssuer]
-          const settled = error ? explain(error, token, key, trusted) : accept(payload, key as KeyRecord, trusted as TrustedIssuer, id)
+          const settled = error ? explain(error, key) : accept(payload, key as KeyRecord, verifying[kIssuer] as TrustedIssuer, id)
           if (sync) verdict = settled
           else settle(settled)
         })
       } catch (error) {
-        verdict = explain(error, token, verifying[kKey], verifying[kIssuer])
+        verdict = explain(error, verifying[kKey])
       } finally {
         sync = false
         Error.stackTraceLimit = stackTraceLimit
@@ -205,11 +193,6 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
       if (verdict !== undefined) settle(verdict)
     }
   }
-}
-
-function hasAudience (aud: unknown, audience: readonly string[]): boolean {
-  const audiences = Array.isArray(aud) ? aud : [aud]
-  return audiences.some(a => typeof a === 'string' && audience.includes(a))
 }
 
 function normalizeType (typ: unknown): string {

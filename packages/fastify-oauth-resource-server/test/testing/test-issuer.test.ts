@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import { createDecoder } from 'fast-jwt'
 import t from 'tap'
-import { createTestIssuer } from '../../src/testing/index.js'
+import { createTestIssuer, startIntrospectionServer } from '../../src/testing/index.js'
 import { bearer, buildBare, idpFor, type LogRecord } from '../helper.js'
 
 const decode = createDecoder({ complete: true }) as (token: string) => { header: Record<string, unknown>, payload: Record<string, unknown> }
@@ -114,4 +114,26 @@ t.test('close() frees the port', async t => {
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(port), '127.0.0.1', resolve))
   t.pass(`port ${port} can be taken again`)
   await new Promise(resolve => server.close(resolve))
+})
+
+t.test('the test kit refuses to start under NODE_ENV=production, saying what it is for', async t => {
+  const saved = process.env.NODE_ENV
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.NODE_ENV
+    else process.env.NODE_ENV = saved
+  })
+  for (const value of ['production', ' Production ']) {
+    process.env.NODE_ENV = value
+    await t.rejects(createTestIssuer(), {
+      message: 'createTestIssuer() is the test kit of fastify-oauth-resource-server, for tests and benchmarks: anyone can mint the tokens it serves keys for, ' +
+        'so it refuses to start under NODE_ENV=production. In production, trust a real issuer.'
+    }, JSON.stringify(value))
+    await t.rejects(startIntrospectionServer({ issuer: 'http://127.0.0.1:1/', audience: 'https://api.example.com' }), {
+      message: /^startIntrospectionServer\(\) is the test kit of fastify-oauth-resource-server, for tests and benchmarks: .* refuses to start under NODE_ENV=production/
+    }, JSON.stringify(value))
+  }
+  process.env.NODE_ENV = 'test'
+  const idp = await createTestIssuer()
+  t.match(idp.issuer, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'any other NODE_ENV: it starts')
+  await idp.close()
 })

@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
 import { Rejections } from '../../src/token/rejections.js'
 import { signRaw, type Claims, type TestIssuer } from '../../src/testing/index.js'
-import { bearer, buildBare, idpFor } from '../helper.js'
+import { bearer, buildBare, idpFor, testKeyPair } from '../helper.js'
 import Fastify from 'fastify'
-import auth, { type AuthOptions } from '../../src/index.js'
+import auth, { channels, type AuthDecisionMessage, type AuthOptions } from '../../src/index.js'
 
 const now = () => Math.floor(Date.now() / 1000)
 
@@ -150,4 +150,46 @@ t.test('claims nested a few levels are accepted and frozen all the way down', as
   })
   const res = await app.inject({ url: '/frozen', headers: bearer(idp.sign({ org: { team: { roles: ['a'] } } })) })
   t.same(res.json(), { frozen: true, roles: ['a'] })
+})
+
+t.test('a token whose signature does not verify is refused as a signature fault, whatever claims it forged', async t => {
+  const { idp, rejects } = await setup(t)
+  const decisions: AuthDecisionMessage[] = []
+  const onDecision = (message: AuthDecisionMessage) => { decisions.push(message) }
+  channels.authDecision.subscribe(onDecision)
+  t.teardown(() => { channels.authDecision.unsubscribe(onDecision) })
+  // Each signed for real under the issuer's own kid, by a key that is not the one it names.
+  const impostor = testKeyPair(idp.signingKey.kid)
+  const forge = (claims: Claims) => signRaw({}, full(idp, claims), impostor)
+  const forged: Array<[Claims, string]> = [
+    [{ aud: undefined }, 'no aud'],
+    [{ aud: 'https://other.example' }, 'another aud'],
+    [{ iss: idp.issuer.slice(0, -1) }, 'iss spelled without its trailing slash'],
+    [{ exp: undefined }, 'no exp'],
+    [{ exp: now() - 3600 }, 'expired'],
+    [{ exp: String(now() + 600) }, 'exp as a string'],
+    [{ nbf: now() + 3600 }, 'not valid yet'],
+    [{ iat: now() + 3600 }, 'issued in the future'],
+    [{ sub: { a: '<b>' } }, 'sub as an object'],
+    [{ permissions: 'read:admin-messages' }, 'permissions as a string']
+  ]
+  for (const [claims, what] of forged) {
+    await rejects(forge(claims), `forged, ${what}`, Rejections.signature)
+  }
+  t.same(decisions.map(each => each.reason), forged.map(() => 'signature'), 'counted as signature faults')
+})
+
+t.test('claims the code reads must be of their type: sub a string, not an object, number, null, boolean or array', async t => {
+  const { idp, accepts, rejects } = await setup(t)
+  const wrong: Array<[string, unknown]> = [
+    ['sub', { a: '<b>' }], ['sub', 42], ['sub', null], ['sub', true], ['sub', ['alice']],
+    ['client_id', 7], ['client_id', { id: 'x' }], ['azp', ['app']], ['jti', 1], ['acr', 2],
+    ['auth_time', '1700000000'], ['auth_time', null],
+    ['scope', ['read:admin-messages']], ['scope', null],
+    ['permissions', 'read:admin-messages'], ['permissions', [1]], ['permissions', [['read:admin-messages']]], ['permissions', null]
+  ]
+  for (const [claim, value] of wrong) {
+    await rejects(raw(idp, full(idp, { [claim]: value })), `${claim}: ${JSON.stringify(value)}`, Rejections.claimType)
+  }
+  await accepts(raw(idp, full(idp, { sub: 'alice', client_id: 'app', azp: 'app', jti: 'j-1', acr: '1', auth_time: now(), scope: 'a b', permissions: ['a'] })), 'every claim of its type')
 })

@@ -1,0 +1,46 @@
+import type { Rejection } from './rejections.js'
+
+export interface ClaimPolicy {
+  /** The `iss` required, exactly. */
+  issuer: string
+  /** `aud` must name one of these. */
+  audience: readonly string[]
+  /** In ms. */
+  clockTolerance: number
+}
+
+// The claims this plugin, its users' routes and the service read, as strings when present
+// (RFC 7519 StringOrURI, RFC 9068, RFC 8693 for client_id).
+const STRING_CLAIMS = ['sub', 'client_id', 'azp', 'jti', 'acr', 'scope'] as const
+
+/**
+ * The rules a token's claims meet, for a JWT (only once its signature has verified) and
+ * an introspection answer alike: `iss` exactly the issuer, `aud` naming this API, `exp`
+ * required and not past, `nbf` and `iat` not in the future (all within the clock
+ * tolerance), and every claim that is read of its type, so that `sub: {}` never
+ * reaches a route as "[object Object]". Run once per token, before it is cached: a
+ * cached token costs nothing more. Undefined when the claims pass.
+ */
+export function judgeClaims (claims: Readonly<Record<string, unknown>>, { issuer, audience, clockTolerance }: ClaimPolicy): Rejection | undefined {
+  if (claims.iss !== issuer) return 'issuer'
+  const { aud, exp, nbf, iat } = claims
+  const audiences: readonly unknown[] = Array.isArray(aud) ? aud : [aud]
+  if (!audiences.some(each => audience.includes(each as string))) return 'audience'
+  if (!audiences.every(each => typeof each === 'string')) return 'claimType'
+
+  if (exp === undefined) return 'noExpiry'
+  if (typeof exp !== 'number' || (nbf !== undefined && typeof nbf !== 'number') || (iat !== undefined && typeof iat !== 'number')) return 'claimType'
+  const now = Date.now()
+  if (now > exp * 1000 + clockTolerance) return 'expired'
+  if (nbf !== undefined && (nbf as number) * 1000 > now + clockTolerance) return 'notYetValid'
+  if (iat !== undefined && (iat as number) * 1000 > now + clockTolerance) return 'issuedInFuture'
+
+  for (const name of STRING_CLAIMS) {
+    const value = claims[name]
+    if (value !== undefined && typeof value !== 'string') return 'claimType'
+  }
+  const { auth_time: authTime, permissions } = claims
+  if (authTime !== undefined && typeof authTime !== 'number') return 'claimType'
+  if (permissions !== undefined && !(Array.isArray(permissions) && permissions.every(each => typeof each === 'string'))) return 'claimType'
+  return undefined
+}
