@@ -6,7 +6,7 @@ export type LogLevel = typeof LOG_LEVELS[number]
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const
 
-/** The environment variables the service reads, as the README documents them (JSON Schema, checked by env-schema in loadConfig). */
+/** The environment variables the service reads, as docs/configuration.md documents them (JSON Schema, checked by env-schema in loadConfig). */
 export const EnvSchema = {
   type: 'object',
   properties: {
