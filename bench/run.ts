@@ -1,23 +1,27 @@
 /**
- * Load benchmark: the built server pinned to core 0, against the loopback
- * issuer with real keys, driven by autocannon on core 1. In each repetition
- * every workload runs between two runs of the no-auth public route, and is
- * compared with their mean; the table gives the median and range. Loopback
- * only, bounded in time and request count.
+ * Load benchmark, loopback only, bounded in time and request count; the servers run
+ * pinned to core 0 against the loopback issuer with real keys, autocannon on core 1.
+ * Its sections (BENCH_ONLY names one; all by default):
+ * - `targets`: the service, the plugin alone, fastify-auth0-verify and a bare app
+ *   side by side (a table), then the default pairs, paired (compare.ts);
+ * - `service`: the service's own table on its full setup (two issuers, introspection,
+ *   DPoP, Redis): every workload between two runs of its no-auth public route;
+ * - `metrics`: metrics on against off, paired.
+ * BENCH_PAIR=a,b runs only that pair (see bench/README.md).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
 import * as DPoP from 'dpop'
 import { createTestIssuer, startIntrospectionServer, type TestIssuer, type IntrospectionServer } from 'fastify-oauth-resource-server/testing'
 import { freePort } from '../test/fixtures/net.js'
+import { pairLabel, parsePair, printPair, printTable as printTargetTable, runPair, runTable, WARMUP_TOKENS, type PairSide } from './compare.js'
+import { CONNECTIONS, cycle, DURATION_SECONDS, forgeSignatures, machineTicks, measure, median, peakRssMb, pin, stealShare, waitUntilReady, type Sample, type Workload } from './measure.js'
+import { LOG_LEVEL, parseTarget, serverPath, spawnPinned, TARGET_KINDS, type TargetTokens } from './targets.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
-const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 3)
 const NEW_TOKENS_PER_RUN = Number(process.env.BENCH_NEW_TOKENS ?? 15_000)
 // DPoP requests per run: each needs its own proof, minted just before the run (a proof lives 60 s).
 const DPOP_PROOFS_PER_RUN = Number(process.env.BENCH_DPOP_PROOFS ?? 4_000)
@@ -26,11 +30,12 @@ const BASELINE_SECONDS = 1
 const PAIRED_ROUNDS = 6
 // Requests of each kind per paired round; each chunk of never-seen tokens serves one round on each server.
 const PAIRED_REQUESTS = 8_000
-const CONNECTIONS = 10
-// Another build's dist/server.js: its never-seen and forged costs are compared with this build's, paired.
-const COMPARE_WITH = process.env.BENCH_COMPARE_WITH
-// `metrics`: run only the paired comparison of metrics on and off (a few minutes).
-const ONLY_METRICS = process.env.BENCH_ONLY === 'metrics'
+const SECTIONS = ['targets', 'service', 'metrics'] as const
+const ONLY = process.env.BENCH_ONLY
+if (ONLY !== undefined && !(SECTIONS as readonly string[]).includes(ONLY)) throw new Error(`BENCH_ONLY is one of ${SECTIONS.join(', ')}`)
+const runs = (section: typeof SECTIONS[number]) => PAIR === undefined && (ONLY === undefined || ONLY === section)
+// One pair of targets to compare, paired, instead of the sections: `plugin,auth0-verify`.
+const PAIR = process.env.BENCH_PAIR === undefined ? undefined : parsePair(process.env.BENCH_PAIR)
 // Metrics on against off: fresh pairs of servers (an even count: which starts first alternates),
 // recorded rounds per pair, requests of each kind per round.
 const METRICS_PAIRS = Number(process.env.BENCH_METRICS_PAIRS ?? 4)
@@ -43,102 +48,116 @@ const METRICS_CONTROL = process.env.BENCH_METRICS_CONTROL === '1'
 // Random opaque tokens sent once each, to count the introspection calls they cause.
 const OPAQUE_FLOOD = Number(process.env.BENCH_OPAQUE_FLOOD ?? 3000)
 
-interface Workload {
-  name: string
-  path: string
-  expect: number
-  /** The Authorization header of every request; none for the public route. */
-  token?: string
-  /** Tokens that may repeat: prebuilt into requests once, and cycled by each connection. */
-  pool?: string[]
-  /** A new token for each request, shared by all connections (costs the load generator more). */
-  tokens?: () => string
-  /** A fixed request count instead of a duration (for tokens that must never repeat). */
-  amount?: number
-  /** Seconds, when not the default. */
-  duration?: number
-  /** A DPoP-bound token, and a fresh proof for each request, minted just before each run. */
-  dpop?: { token: string, mint: () => Promise<string[]> }
-  /** Another server to load than the main one (the one whose replay cache is Redis). */
-  server?: { port: number, pid: number }
-}
-
-/** rps is NaN for fixed-count runs: autocannon ends those on its next 1 s tick, so their rate is not measured. */
-interface Sample { rps: number, p50: number, p99: number, cpuUs: number, clientCpu: number }
+// The targets' default pairs: the plugin and the service against the peer, the service's
+// public route against the bare floor, and its cached token against its own public route.
+const DEFAULT_PAIRS = ['plugin,auth0-verify', 'service,auth0-verify', 'service:public,bare:public', 'service:cached,service:public']
 
 /** A workload's run, and how it compares with the no-auth runs just before and after it. */
 interface PairedSample extends Sample { ratio: number, authUs: number }
 
-const serverPath = fileURLToPath(new URL('../server.js', import.meta.url))
 if (!existsSync(serverPath)) {
   console.error('No build found (dist/server.js): run `npm run bench`, which builds first.')
   process.exit(1)
 }
 
 pin(process.pid, '1')
-const stealBefore = machineTicks()
 const idp = await createTestIssuer()
-// Unless another build is compared (which may know one issuer only), the server trusts two
-// issuers and introspects opaque tokens at the first: the rows below all run on that setup.
-const several = COMPARE_WITH === undefined ? await startSecondIssuer(idp) : undefined
-const port = await freePort()
-// The metrics comparison starts servers of its own.
-const server = ONLY_METRICS ? undefined : startServer(idp, port, serverPath, several)
-let twin: ChildProcess | undefined
-// The same build with REDIS_URL, for the DPoP workload on the shared replay cache.
-const redis = ONLY_METRICS ? undefined : await startRedis()
-const redisPort = await freePort()
-const redisServer = redis === undefined ? undefined : startServer(idp, redisPort, serverPath, several, { REDIS_URL: redis.url })
 try {
-  if (server !== undefined) await runAll(server)
-  await compareMetrics(idp)
+  if (PAIR !== undefined) await comparePair(idp, PAIR)
+  if (runs('targets')) await compareTargets(idp)
+  if (runs('service')) await benchService(idp)
+  if (runs('metrics')) await compareMetrics(idp)
 } finally {
-  for (const each of [server, twin, redisServer]) each?.kill('SIGTERM')
-  redis?.child.kill('SIGKILL')
   await idp.close()
-  await several?.second.close()
-  await several?.introspection.close()
 }
 
-/** The table, the outage row, then the paired comparisons. */
-async function runAll (server: ChildProcess) {
-  await waitUntilReady(port)
-  if (redisServer !== undefined) await waitUntilReady(redisPort)
-  const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp, several, port, redisServer === undefined ? undefined : { port: redisPort, pid: redisServer.pid! })
-  // Let the JIT settle before anything is recorded.
-  for (const workload of [baseline, ...warmups]) await measure(workload, port, server.pid!)
-  const baselineRuns: Sample[] = []
-  const samples = new Map<string, PairedSample[]>(workloads.map(w => [w.name, []]))
-  for (let rep = 1; rep <= REPETITIONS; rep++) {
-    // The never-seen runs of the repetition before evicted part of the pool.
-    for (const workload of workloads) if (workload.pool !== undefined && workload.expect === 200) await recall(workload, port, server.pid!)
-    let before = await measure(baseline, port, server.pid!)
-    baselineRuns.push(before)
-    for (const workload of workloads) {
-      const sample = await measure(workload, port, server.pid!)
-      const after = await measure(baseline, port, server.pid!)
-      baselineRuns.push(after)
-      // The host's speed drifts within seconds: compare with the no-auth runs on either side.
-      const noAuthUs = (before.cpuUs + after.cpuUs) / 2
-      samples.get(workload.name)!.push({ ...sample, ratio: sample.cpuUs / noAuthUs, authUs: sample.cpuUs - noAuthUs })
-      before = after
-    }
-    console.error(`repetition ${rep}/${REPETITIONS} done`)
+function mintTargetTokens (idp: TestIssuer): TargetTokens {
+  console.error(`minting ${WARMUP_TOKENS + 4_000 + 1_002} RS256 tokens…`)
+  return {
+    one: idp.sign({ sub: 'cached' }),
+    warmup: Array.from({ length: WARMUP_TOKENS }, (_, i) => idp.sign({ sub: `warm-${i}` })),
+    neverSeen: Array.from({ length: Number(process.env.BENCH_TARGET_REQUESTS ?? 8_000) / 2 }, (_, i) => idp.sign({ sub: `new-${i}` })),
+    forged: forgeSignatures(Array.from({ length: 1_001 }, (_, i) => idp.sign({ sub: `forged-${i}` })))
   }
-  const outage = await measureOutage(idp, port, server.pid!)
-  const flood = several === undefined ? undefined : await measureOpaqueFlood(several.introspection, port, server.pid!)
-  const rssMb = peakRssMb(server.pid!)
-  const twinPort = await freePort()
-  twin = startServer(idp, twinPort, COMPARE_WITH, several)
-  await waitUntilReady(twinPort)
-  const servers = [{ port, pid: server.pid! }, { port: twinPort, pid: twin.pid! }]
-  const forgedMinusNeverSeen = COMPARE_WITH === undefined ? await measureForgedAgainstNeverSeen(servers, paired) : undefined
-  const builds = COMPARE_WITH === undefined ? undefined : await measureBuildsPaired(servers, paired)
-  printTable(baselineRuns, samples, outage, rssMb, stealShare(stealBefore, machineTicks()))
-  if (flood !== undefined) printOpaqueFlood(flood)
-  if (forgedMinusNeverSeen !== undefined) printPaired(forgedMinusNeverSeen)
-  if (builds !== undefined) printBuilds(builds)
-  twin.kill('SIGTERM')
+}
+
+async function comparePair (idp: TestIssuer, pair: [PairSide, PairSide]) {
+  const stealBefore = machineTicks()
+  const result = await runPair(idp, mintTargetTokens(idp), pair)
+  printPair(result)
+  printSteal(stealShare(stealBefore, machineTicks()))
+}
+
+/** The four targets side by side, then the default pairs. */
+async function compareTargets (idp: TestIssuer) {
+  const stealBefore = machineTicks()
+  const tokens = mintTargetTokens(idp)
+  const table = await runTable(idp, tokens, TARGET_KINDS.map(kind => parseTarget(kind)))
+  const pairs = []
+  for (const spec of DEFAULT_PAIRS) pairs.push(await runPair(idp, tokens, parsePair(spec)))
+  printTargetTable(table)
+  for (const pair of pairs) printPair(pair)
+  printSteal(stealShare(stealBefore, machineTicks()))
+  console.error(`(pairs: ${pairs.map(p => pairLabel(p.pair)).join('; ')})`)
+}
+
+function printSteal (steal: number) {
+}
+
+/** The service on its full setup: the table, the outage row, the opaque-token flood, forged against never-seen paired. */
+async function benchService (idp: TestIssuer) {
+  const stealBefore = machineTicks()
+  // The server trusts two issuers and introspects opaque tokens at the first: the rows all run on that setup.
+  const several = await startSecondIssuer(idp)
+  const port = await freePort()
+  const server = startServer(idp, port, several)
+  let twin: ChildProcess | undefined
+  // The same build with REDIS_URL, for the DPoP workload on the shared replay cache.
+  const redis = await startRedis()
+  const redisPort = await freePort()
+  const redisServer = redis === undefined ? undefined : startServer(idp, redisPort, several, { REDIS_URL: redis.url })
+  try {
+    await waitUntilReady(port)
+    if (redisServer !== undefined) await waitUntilReady(redisPort)
+    const { baseline, workloads, warmups, paired } = await prepareWorkloads(idp, several, port, redisServer === undefined ? undefined : { port: redisPort, pid: redisServer.pid! })
+    // Let the JIT settle before anything is recorded.
+    for (const workload of [baseline, ...warmups]) await measure(workload, port, server.pid!)
+    const baselineRuns: Sample[] = []
+    const samples = new Map<string, PairedSample[]>(workloads.map(w => [w.name, []]))
+    for (let rep = 1; rep <= REPETITIONS; rep++) {
+      // The pool is cached from each token's second request.
+      for (const workload of workloads) if (workload.pool !== undefined && workload.expect === 200) await recall(workload, port, server.pid!)
+      let before = await measure(baseline, port, server.pid!)
+      baselineRuns.push(before)
+      for (const workload of workloads) {
+        const sample = await measure(workload, port, server.pid!)
+        const after = await measure(baseline, port, server.pid!)
+        baselineRuns.push(after)
+        // The host's speed drifts within seconds: compare with the no-auth runs on either side.
+        const noAuthUs = (before.cpuUs + after.cpuUs) / 2
+        samples.get(workload.name)!.push({ ...sample, ratio: sample.cpuUs / noAuthUs, authUs: sample.cpuUs - noAuthUs })
+        before = after
+      }
+      console.error(`repetition ${rep}/${REPETITIONS} done`)
+    }
+    const outage = await measureOutage(idp, port, server.pid!)
+    const flood = await measureOpaqueFlood(several.introspection, port, server.pid!)
+    const rssMb = peakRssMb(server.pid!)
+    const twinPort = await freePort()
+    twin = startServer(idp, twinPort, several)
+    await waitUntilReady(twinPort)
+    const servers = [{ port, pid: server.pid! }, { port: twinPort, pid: twin.pid! }]
+    const forgedMinusNeverSeen = await measureForgedAgainstNeverSeen(servers, paired)
+    printTable(baselineRuns, samples, outage, rssMb)
+    printSteal(stealShare(stealBefore, machineTicks()))
+    printOpaqueFlood(flood)
+    printPaired(forgedMinusNeverSeen)
+  } finally {
+    for (const each of [server, twin, redisServer]) each?.kill('SIGTERM')
+    redis?.child.kill('SIGKILL')
+    await several.second.close()
+    await several.introspection.close()
+  }
 }
 
 /**
@@ -155,6 +174,16 @@ async function runAll (server: ChildProcess) {
  * (histogram, decision, cache lookup) and forged tokens (histogram, decision, cache miss).
  */
 async function compareMetrics (idp: TestIssuer) {
+  const several = await startSecondIssuer(idp)
+  try {
+    await compareMetricsOn(idp, several)
+  } finally {
+    await several.second.close()
+    await several.introspection.close()
+  }
+}
+
+async function compareMetricsOn (idp: TestIssuer, several: SeveralIssuers) {
   const token = idp.sign()
   const forged = forgeSignatures(Array.from({ length: 201 }, (_, i) => idp.sign({ sub: `metrics-${i}` })))
   // New to each server: every server has its own cache.
@@ -170,7 +199,7 @@ async function compareMetrics (idp: TestIssuer) {
     const metricsPort = await freePort()
     const withMetrics: Record<string, string> = METRICS_CONTROL ? {} : { METRICS_PORT: String(metricsPort) }
     const [onPort, offPort] = [await freePort(), await freePort()]
-    const start = (port: number, env: Record<string, string>) => startServer(idp, port, serverPath, several, env)
+    const start = (port: number, env: Record<string, string>) => startServer(idp, port, several, env)
     // Which of the two starts first alternates by pair.
     let onChild: ChildProcess, offChild: ChildProcess
     if (pair % 2 === 0) {
@@ -284,18 +313,12 @@ async function prepareWorkloads (idp: TestIssuer, several: SeveralIssuers | unde
 }
 
 /**
- * Sends each pool token once, unmeasured: the pool stands for active users, whose
- * tokens are cached. Without this, the never-seen runs (15,000 inserts into a
- * 20,000-entry cache) evicted part of the pool, and the pool's CPU per request
- * measured cache misses instead.
+ * Sends each pool token twice, unmeasured: the pool stands for active users, whose
+ * tokens are cached (from their second verification on). Never-seen tokens insert
+ * nothing, so after the first repetition this finds the pool still cached.
  */
 async function recall ({ name, path, pool }: Workload, port: number, pid: number) {
-  await measure({ name: `${name} (recall)`, path, expect: 200, tokens: cycle(pool!), amount: pool!.length }, port, pid)
-}
-
-/** Each token but the last with the next one's signature: a real kid and header, a valid-looking but wrong signature. */
-function forgeSignatures (tokens: string[]): string[] {
-  return tokens.slice(0, -1).map((token, i) => token.replace(/[^.]+$/, tokens[i + 1]!.split('.')[2]!))
+  await measure({ name: `${name} (recall)`, path, expect: 200, tokens: cycle(pool!), amount: 2 * pool!.length }, port, pid)
 }
 
 /**
@@ -322,39 +345,6 @@ async function measureForgedAgainstNeverSeen (servers: Array<{ port: number, pid
   return differences
 }
 
-/**
- * This build against BENCH_COMPARE_WITH, paired: both servers on core 0 get the same
- * kind of request at once (each its own cache, so one chunk of never-seen tokens is new
- * to both), which of the two starts first swapped every round. Reports this build's
- * server CPU minus the other's, per request, each round.
- */
-async function measureBuildsPaired (servers: Array<{ port: number, pid: number }>, { neverSeen, forged }: PairedTokens) {
-  const path = '/api/messages/protected'
-  const amount = PAIRED_REQUESTS / 2
-  const differences = { neverSeen: [] as number[], forged: [] as number[] }
-  for (let round = 0; round < PAIRED_ROUNDS + 2; round++) {
-    const chunk = neverSeen.slice(round * amount, (round + 1) * amount)
-    const kinds = [['neverSeen', 200, chunk], ['forged', 401, forged]] as const
-    for (const [kind, expect, tokens] of kinds) {
-      const order = round % 2 === 0 ? servers : [...servers].reverse()
-      // Each server cycles through the tokens on its own.
-      const runs = await Promise.all(order.map(each => measure({ name: `builds ${kind}`, path, expect, tokens: cycle(tokens), amount }, each.port, each.pid)))
-      const [mine, other] = round % 2 === 0 ? runs : [...runs].reverse()
-      // Rounds 0 and 1 warm both servers up.
-      if (round > 1) differences[kind].push(mine!.cpuUs - other!.cpuUs)
-    }
-  }
-  return differences
-}
-
-function printBuilds ({ neverSeen, forged }: { neverSeen: number[], forged: number[] }) {
-  const line = (what: string, values: number[]) => `${what}: median ${median(values).toFixed(1)} µs (rounds: ${values.map(v => v.toFixed(1)).join(', ')})`
-  console.log(`This build minus ${COMPARE_WITH}, paired (two servers on core 0 loaded at once, order swapped each round; ` +
-    `${PAIRED_ROUNDS} rounds × ${PAIRED_REQUESTS / 2} requests of each kind; both share the core, so only differences count):`)
-  console.log(`  ${line('never-seen tokens', neverSeen)}`)
-  console.log(`  ${line('forged tokens', forged)}`)
-}
-
 /** 401 latency for forged tokens while the provider hangs (slower than the fetch timeout). */
 async function measureOutage (idp: TestIssuer, port: number, pid: number): Promise<Sample> {
   idp.fault = 'slow'
@@ -373,44 +363,7 @@ async function dpopClient (idp: TestIssuer, port: number): Promise<{ token: stri
   return { token, mint }
 }
 
-async function measure (workload: Workload, mainPort: number, mainPid: number): Promise<Sample> {
-  const { token, tokens, pool, dpop } = workload
-  const { port, pid } = workload.server ?? { port: mainPort, pid: mainPid }
-  const proofs = dpop === undefined ? undefined : cycle(await dpop.mint())
-  const before = cpuNs(pid)
-  const clientBefore = process.cpuUsage()
-  const startedAt = process.hrtime.bigint()
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}${workload.path}`,
-    connections: CONNECTIONS,
-    ...(workload.amount === undefined ? { duration: workload.duration ?? DURATION_SECONDS } : { amount: workload.amount }),
-    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-    requests: pool !== undefined
-      ? pool.map(each => ({ method: 'GET' as const, headers: { authorization: `Bearer ${each}` } }))
-      : tokens !== undefined
-        ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `Bearer ${tokens()}` } }) }]
-        : dpop !== undefined
-          ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `DPoP ${dpop.token}`, dpop: proofs!() } }) }]
-          : [{ method: 'GET' }]
-  })
-  const cpuUs = (cpuNs(pid) - before) / 1000 / result.requests.total
-  const elapsedUs = Number(process.hrtime.bigint() - startedAt) / 1000
-  const client = process.cpuUsage(clientBefore)
-  const statuses = result.statusCodeStats as unknown as Record<string, { count: number }>
-  const wrong = Object.entries(statuses).filter(([status]) => Number(status) !== workload.expect)
-  if (wrong.length > 0 || result.errors > 0 || result.timeouts > 0) {
-    throw new Error(`${workload.name}: expected only ${workload.expect}, got ${JSON.stringify(statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`)
-  }
-  return {
-    rps: workload.amount === undefined ? result.requests.total / (elapsedUs / 1e6) : Number.NaN,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpuUs,
-    clientCpu: (client.user + client.system) / elapsedUs
-  }
-}
-
-function printTable (baselineRuns: Sample[], samples: Map<string, PairedSample[]>, outage: Sample, rssMb: number, steal: number) {
+function printTable (baselineRuns: Sample[], samples: Map<string, PairedSample[]>, outage: Sample, rssMb: number) {
   // The outage run follows the last repetition: compare it with the no-auth run just before it.
   const lastNoAuthUs = baselineRuns.at(-1)!.cpuUs
   const cell = (values: number[], digits = 0) => values.some(Number.isNaN)
@@ -434,8 +387,6 @@ function printTable (baselineRuns: Sample[], samples: Map<string, PairedSample[]
   console.log(lines.join('\n'))
   console.log(`\nPeak server RSS over the whole run: ${rssMb.toFixed(0)} MB. ${REPETITIONS} repetitions; each workload ${DURATION_SECONDS} s ` +
     `(never-seen: ${NEW_TOKENS_PER_RUN} requests) between two ${BASELINE_SECONDS} s no-auth runs; ${CONNECTIONS} connections; median (min–max).`)
-  // A virtual machine's host can take CPU away ("steal"); above a few percent, timings are not comparable.
-  console.log(`CPU steal during the run: ${(steal * 100).toFixed(1)}% of the machine's time${steal > 0.03 ? ' (high: rerun for numbers worth comparing)' : ''}.`)
 }
 
 function printPaired (forgedMinusNeverSeen: number[]) {
@@ -444,8 +395,8 @@ function printPaired (forgedMinusNeverSeen: number[]) {
     `median ${median(forgedMinusNeverSeen).toFixed(1)} µs of server CPU per request (rounds: ${cells}).`)
 }
 
-function startServer (idp: TestIssuer, port: number, path = serverPath, several?: SeveralIssuers, extraEnv: Record<string, string> = {}): ChildProcess {
-  const issuers = several === undefined
+function startServer (idp: TestIssuer, port: number, several?: SeveralIssuers, extraEnv: Record<string, string> = {}): ChildProcess {
+  const issuers: Record<string, string> = several === undefined
     ? { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience }
     : {
         ISSUER_1_BASE_URL: idp.issuer,
@@ -456,17 +407,7 @@ function startServer (idp: TestIssuer, port: number, path = serverPath, several?
         ISSUER_2_BASE_URL: several.second.issuer,
         ISSUER_2_AUDIENCE: several.second.audience
       }
-  const env = {
-    ...extraEnv,
-    PATH: process.env.PATH ?? '',
-    ...issuers,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn'
-  }
-  const command = hasTaskset() ? ['taskset', '-c', '0', process.execPath, path] : [process.execPath, path]
-  // A scratch cwd, so a developer's .env cannot change what is measured.
-  return spawn(command[0]!, command.slice(1), { env, cwd: mkdtempSync(join(tmpdir(), 'bench-')), stdio: ['ignore', 'inherit', 'inherit'] })
+  return spawnPinned(serverPath, { ...extraEnv, ...issuers, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL }, true)
 }
 
 /** A redis-server (Debian's) on a free loopback port in a scratch folder, or undefined when it is not installed. */
@@ -480,64 +421,4 @@ async function startRedis (): Promise<{ child: ChildProcess, url: string } | und
   const port = await freePort()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', mkdtempSync(join(tmpdir(), 'bench-redis-')), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
   return { child, url: `redis://127.0.0.1:${port}` }
-}
-
-async function waitUntilReady (port: number) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).ok) return
-    } catch {}
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error('the server did not become ready within 10 s')
-}
-
-function cycle (tokens: string[]): () => string {
-  let i = 0
-  return () => tokens[i++ % tokens.length]!
-}
-
-/** CPU time of all the process's threads (V8's GC helpers too), in ns, from the scheduler's own accounting. */
-function cpuNs (pid: number): number {
-  let total = 0
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0])
-    } catch {} // the thread ended between the listing and the read
-  }
-  return total
-}
-
-/** [steal, total] jiffies of all CPUs, from /proc/stat. */
-function machineTicks (): [number, number] {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
-  return [fields[7] ?? 0, fields.reduce((sum, value) => sum + value, 0)]
-}
-
-function stealShare ([stealBefore, totalBefore]: [number, number], [stealAfter, totalAfter]: [number, number]): number {
-  return (stealAfter - stealBefore) / Math.max(1, totalAfter - totalBefore)
-}
-
-function peakRssMb (pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return Number(match?.[1] ?? 0) / 1024
-}
-
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-function hasTaskset (): boolean {
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-function pin (pid: number, cpu: string) {
-  if (hasTaskset()) execFileSync('taskset', ['-p', '-c', cpu, String(pid)], { stdio: 'ignore' })
 }

@@ -132,7 +132,7 @@ export interface AccessTokenClaims {
 export interface AuthStatus {
   /** True once every issuer's key set has been loaded and while each is within its stale-if-error bound. */
   keysLoaded: boolean
-  /** Verified tokens held in the cache. */
+  /** Verified tokens held in the cache (a token is stored on its second verification). */
   cachedTokens: number
   /** Each issuer, in the configured order. */
   issuers: IssuerStatus[]

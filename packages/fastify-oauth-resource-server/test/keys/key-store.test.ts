@@ -84,7 +84,9 @@ t.test('removal: a key the provider stops publishing is no longer trusted, cache
   const idp = await idpFor(t, { keys: [first, second] })
   const app = await buildBare(t, idp, { keys: FAST })
   const token = idp.sign({}, { key: second })
-  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200, 'verified and cached')
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200, 'verified')
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200, 'verified again, and cached')
+  t.equal(app.authStatus().cachedTokens, 1)
 
   idp.published = [first]
   await sleep(AFTER_COOLDOWN)
@@ -187,6 +189,8 @@ t.test('stale-if-error is bounded: past it, the old keys are dropped and request
   const idp = await idpFor(t)
   const app = await buildBare(t, idp, { keys: { ...FAST, maxAge: 1, staleIfError: 0.3 } })
   const token = idp.sign()
+  // Twice: a token is cached from its second verification on.
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
   t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 200)
   idp.fault = 'error'
   const dropped = await until(async () => (await app.inject('/health/ready')).statusCode === 503)

@@ -1,0 +1,116 @@
+/**
+ * What the bench compares: the service, this repository's plugin alone on a bare
+ * Fastify app, fastify-auth0-verify on a bare Fastify app, and a bare Fastify app
+ * with no auth at all; each started as its own process pinned to core 0, against
+ * the bench's loopback issuer. A target may name another build (`service@/path`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { TestIssuer } from 'fastify-oauth-resource-server/testing'
+import { cycle, hasTaskset, type Workload } from './measure.js'
+
+export const TARGET_KINDS = ['service', 'plugin', 'auth0-verify', 'bare'] as const
+export type TargetKind = typeof TARGET_KINDS[number]
+
+export const WORKLOAD_KINDS = ['public', 'cached', 'never-seen', 'forged'] as const
+export type WorkloadKind = typeof WORKLOAD_KINDS[number]
+
+export interface Target {
+  kind: TargetKind
+  /** Another build: a checkout's root, or the file to run (service) or load (plugin). */
+  build?: string
+}
+
+const LABELS: Record<TargetKind, string> = {
+  service: 'service',
+  plugin: 'plugin alone',
+  'auth0-verify': 'fastify-auth0-verify',
+  bare: 'bare no-auth'
+}
+
+const WORKLOAD_LABELS: Record<WorkloadKind, string> = {
+  public: 'public route',
+  cached: 'cached token (one, repeated)',
+  'never-seen': 'never-seen tokens',
+  forged: 'forged tokens (real kid, wrong signature)'
+}
+
+export const label = (target: Target) => target.build === undefined ? LABELS[target.kind] : `${LABELS[target.kind]}@${target.build}`
+export const workloadLabel = (kind: WorkloadKind) => WORKLOAD_LABELS[kind]
+
+/** The workloads a target serves: the bare app has the public route only. */
+export const workloadsOf = (target: Target): readonly WorkloadKind[] => target.kind === 'bare' ? ['public'] : WORKLOAD_KINDS
+
+/** `kind` or `kind@build`, e.g. `plugin`, `service@/tmp/base`. */
+export function parseTarget (spec: string): Target {
+  const at = spec.indexOf('@')
+  const kind = (at === -1 ? spec : spec.slice(0, at)) as TargetKind
+  if (!TARGET_KINDS.includes(kind)) throw new Error(`unknown bench target "${spec}": one of ${TARGET_KINDS.join(', ')}, optionally @<build>`)
+  if (at === -1) return { kind }
+  if (kind !== 'service' && kind !== 'plugin') throw new Error(`"${spec}": only service and plugin come in other builds`)
+  return { kind, build: spec.slice(at + 1) }
+}
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url))
+export const serverPath = here('../server.js')
+
+/** The file a target runs, and the plugin build it loads (plugin targets of another build). */
+function entryOf ({ kind, build }: Target): { entry: string, pluginModule?: string } {
+  if (kind !== 'service' && kind !== 'plugin') return { entry: here(`./servers/${kind}.js`) }
+  if (kind === 'service') return { entry: build === undefined ? serverPath : resolveBuild(build, 'dist/server.js') }
+  return { entry: here('./servers/plugin.js'), ...(build === undefined ? {} : { pluginModule: resolveBuild(build, 'packages/fastify-oauth-resource-server/dist/index.js') }) }
+}
+
+function resolveBuild (build: string, inCheckout: string): string {
+  const path = existsSync(build) && statSync(build).isDirectory() ? join(build, inCheckout) : build
+  if (!existsSync(path)) throw new Error(`no build at ${path} (build that checkout first)`)
+  return path
+}
+
+/** The service's log level in the bench: `BENCH_LOG_LEVEL`, default warn. */
+export const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn'
+
+/** Starts a target on 127.0.0.1:port, trusting one issuer. */
+export function startTarget (target: Target, idp: TestIssuer, port: number): ChildProcess {
+  const { entry, pluginModule } = entryOf(target)
+  const env: Record<string, string> = target.kind === 'service'
+    ? { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL }
+    : { BENCH_ISSUER: idp.issuer, BENCH_AUDIENCE: idp.audience, PORT: String(port), ...(pluginModule === undefined ? {} : { BENCH_PLUGIN_MODULE: pluginModule }) }
+  return spawnPinned(entry, env, target.kind === 'service')
+}
+
+/**
+ * `node entry` on core 0, in a scratch cwd so a developer's .env cannot change what is
+ * measured. A service logging below warn writes a line or two per request: its stdout
+ * goes nowhere then, so the terminal does not pace it.
+ */
+export function spawnPinned (entry: string, env: Record<string, string>, service: boolean): ChildProcess {
+  const command = hasTaskset() ? ['taskset', '-c', '0', process.execPath, entry] : [process.execPath, entry]
+  const quiet = service && !['warn', 'error', 'fatal', 'silent'].includes(env.LOG_LEVEL ?? '')
+  return spawn(command[0]!, command.slice(1), {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    cwd: mkdtempSync(join(tmpdir(), 'bench-')),
+    stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit']
+  })
+}
+
+/** Tokens for the target workloads, minted once: every server of every round is new, so none of them has seen any. */
+export interface TargetTokens {
+  one: string
+  warmup: string[]
+  neverSeen: string[]
+  forged: string[]
+}
+
+export function workloadFor (kind: WorkloadKind, tokens: TargetTokens, amount: number): Workload {
+  const protectedRoute = '/api/messages/protected'
+  switch (kind) {
+    case 'public': return { name: kind, path: '/api/messages/public', expect: 200, amount }
+    case 'cached': return { name: kind, path: protectedRoute, expect: 200, token: tokens.one, amount }
+    case 'never-seen': return { name: kind, path: protectedRoute, expect: 200, tokens: cycle(tokens.neverSeen), amount: Math.min(amount, tokens.neverSeen.length) }
+    case 'forged': return { name: kind, path: protectedRoute, expect: 401, pool: tokens.forged, amount }
+  }
+}
