@@ -22,7 +22,10 @@ export function judgeIntrospection (response: IntrospectionResponse, policy: Int
   if (rejection !== undefined) return rejection
   // A bearer token only: one bound to a key (DPoP, mTLS: token_type DPoP or a cnf claim)
   // presented as a bearer token is refused, not accepted without its proof.
-  const { token_type: tokenType, cnf } = claims
+  const { token_type: tokenType, cnf, scope, permissions } = claims
+  // RFC 7662 §2.2: scope is a space-separated string; permissions (Auth0's form), strings.
+  if (scope !== undefined && typeof scope !== 'string') return 'claimType'
+  if (permissions !== undefined && !(Array.isArray(permissions) && permissions.every(each => typeof each === 'string'))) return 'claimType'
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) return 'type'
   if (cnf !== undefined) return 'type'
   if (!freezeClaims(claims)) return 'nested'

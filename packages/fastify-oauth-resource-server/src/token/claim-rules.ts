@@ -10,8 +10,10 @@ export interface ClaimPolicy {
 }
 
 // The claims this plugin, its users' routes and the service read, as strings when present
-// (RFC 7519 StringOrURI, RFC 9068, RFC 8693 for client_id).
-const STRING_CLAIMS = ['sub', 'client_id', 'azp', 'jti', 'acr', 'scope'] as const
+// (RFC 7519 StringOrURI, RFC 9068, RFC 8693 for client_id). A JWT's `scope` and
+// `permissions` of another type grant nothing (grants() reads only a string and an array
+// of strings), so a route answers 403 as for any permission not granted.
+const STRING_CLAIMS = ['sub', 'client_id', 'azp', 'jti', 'acr'] as const
 
 /**
  * The rules a token's claims meet, for a JWT (only once its signature has verified) and
@@ -39,8 +41,7 @@ export function judgeClaims (claims: Readonly<Record<string, unknown>>, { issuer
     const value = claims[name]
     if (value !== undefined && typeof value !== 'string') return 'claimType'
   }
-  const { auth_time: authTime, permissions } = claims
+  const authTime = claims.auth_time
   if (authTime !== undefined && typeof authTime !== 'number') return 'claimType'
-  if (permissions !== undefined && !(Array.isArray(permissions) && permissions.every(each => typeof each === 'string'))) return 'claimType'
   return undefined
 }
