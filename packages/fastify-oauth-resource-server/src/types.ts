@@ -1,5 +1,6 @@
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { DpopOptions } from './dpop/types.js'
+import type { Seconds } from './units.js'
 
 /** JWS algorithms a resource server may accept: asymmetric only, never `none` or HMAC. */
 export const SUPPORTED_ALGORITHMS = [
@@ -11,8 +12,7 @@ export const SUPPORTED_ALGORITHMS = [
 
 export type Algorithm = typeof SUPPORTED_ALGORITHMS[number]
 
-/** A duration in seconds (fractions allowed). Every duration option is in seconds. */
-export type Seconds = number
+export type { Seconds } from './units.js'
 
 export interface KeyOptions {
   /** How long a fetched key set is trusted before it is refreshed, in seconds (1 to 86,400). Default 600. */

@@ -1,4 +1,4 @@
-import type { Seconds } from '../types.js'
+import type { Seconds } from '../units.js'
 import type { ReplayCache } from './replay-cache.js'
 
 /** Asymmetric JWS algorithms a DPoP proof may use: never `none` or HMAC. */

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { InvalidRequestError, MissingTokenError } from './errors.js'
+import { countHeader } from './headers.js'
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive.
 const BEARER_CREDENTIALS = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
@@ -17,7 +18,7 @@ export function readBearerToken (request: FastifyRequest, realm: string): string
 
   const match = BEARER_CREDENTIALS.exec(header)
   if (match !== null) {
-    if (hasSecondAuthorizationHeader(request.raw.rawHeaders)) {
+    if (countHeader(request.raw.rawHeaders, 'authorization') > 1) {
       return new InvalidRequestError(realm, 'Send one Authorization header')
     }
     return match[1] as string
@@ -27,14 +28,4 @@ export function readBearerToken (request: FastifyRequest, realm: string): string
   }
   // Another scheme (Basic, DPoP…): the request carries no bearer credentials.
   return new MissingTokenError(realm)
-}
-
-// Node keeps only the first of repeated Authorization headers; look at the raw ones.
-function hasSecondAuthorizationHeader (rawHeaders: string[]): boolean {
-  let seen = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string
-    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true
-  }
-  return false
 }

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { DpopMode } from '../dpop/types.js'
 import { readBearerToken } from './bearer.js'
 import { InvalidRequestError, type AuthError } from './errors.js'
+import { countHeader } from './headers.js'
 
 /** The access token a request presents, by scheme; a DPoP one with its proof header. */
 export type Credential =
@@ -34,14 +35,4 @@ export function readCredential (request: FastifyRequest, realm: string, mode: Dp
 export function usesDpopScheme (request: FastifyRequest, mode: DpopMode): boolean {
   const header = request.headers.authorization
   return mode !== 'off' && header !== undefined && DPOP_SCHEME.test(header)
-}
-
-// Node joins repeated unknown headers with ", "; count the raw ones.
-function countHeader (rawHeaders: string[], name: string): number {
-  let seen = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const raw = rawHeaders[i] as string
-    if (raw.length === name.length && raw.toLowerCase() === name) seen++
-  }
-  return seen
 }
