@@ -47,13 +47,13 @@ export {
 export { RESOURCE_METADATA_PATH } from './http/resource-metadata.js'
 export { IssuerMismatchError } from './keys/key-store.js'
 export { parseProviderUrl } from './keys/provider-url.js'
-export { grants } from './token/claims.js'
+export { grants } from './claims/claims.js'
 export type { DpopAlgorithm, DpopMode, DpopNonceOptions, DpopOptions } from './dpop/types.js'
 export { DPOP_ALGORITHMS } from './dpop/types.js'
 export { MemoryReplayCache, type ReplayCache, type ReplayVerdict } from './dpop/replay-cache.js'
 export { createRedisReplayCache, type RedisReplayCacheOptions, type RedisSetClient } from './dpop/redis-replay-cache.js'
 export { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, UseDpopNonceError } from './http/dpop-errors.js'
-export { Rejections, type Rejection } from './token/rejections.js'
+export { Rejections, type Rejection } from './claims/rejections.js'
 
 async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const options = resolveOptions(opts)

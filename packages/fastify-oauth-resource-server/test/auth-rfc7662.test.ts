@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import t from 'tap'
 import auth, { type AuthOptions, type IntrospectionOptions } from '../src/index.js'
-import { Rejections } from '../src/token/rejections.js'
+import { Rejections } from '../src/claims/rejections.js'
 import { startIntrospectionServer, type TestIssuer, type IntrospectionServer } from '../src/testing/index.js'
 import { bearer, idpFor, sleep, until, type LogRecord } from './helper.js'
 

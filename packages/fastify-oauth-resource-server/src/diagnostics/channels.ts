@@ -1,6 +1,6 @@
 import { channel, type Channel } from 'node:diagnostics_channel'
 import type { ProofRejection } from '../dpop/proof.js'
-import { Rejections, type Rejection } from '../token/rejections.js'
+import { Rejections, type Rejection } from '../claims/rejections.js'
 
 // The reasons of refused DPoP proofs, `dpop_` and the proof's rejection: every one, checked by the type.
 const DPOP_PROOF_REASONS = {

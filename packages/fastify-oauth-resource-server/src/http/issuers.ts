@@ -1,5 +1,5 @@
 import type { FastifyRequest, preHandlerHookHandler } from 'fastify'
-import { Rejections } from '../token/rejections.js'
+import { Rejections } from '../claims/rejections.js'
 import type { TrustedIssuer, TrustedIssuers } from '../token/trusted-issuers.js'
 import { InvalidTokenError, MissingTokenError, type AuthError } from './errors.js'
 

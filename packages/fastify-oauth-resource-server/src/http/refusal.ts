@@ -1,6 +1,6 @@
 import { IntrospectionUnavailable } from '../introspection/introspector.js'
 import { KeysUnavailable } from '../keys/key-store.js'
-import { Rejections, type Rejection } from '../token/rejections.js'
+import { Rejections, type Rejection } from '../claims/rejections.js'
 import { IntrospectionUnavailableError, InvalidTokenError, KeysUnavailableError, type AuthError } from './errors.js'
 
 /** The one place a token's rejection, a key outage or an introspection outage becomes an HTTP answer. */

@@ -1,6 +1,6 @@
 import type { FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
 import { channels, refusedMessage } from '../diagnostics/channels.js'
-import { grants } from '../token/claims.js'
+import { grants } from '../claims/claims.js'
 import { InsufficientScopeError, MissingTokenError, type AuthError } from './errors.js'
 
 // A scope-token (RFC 6749 §3.3), which also keeps the WWW-Authenticate header well formed.

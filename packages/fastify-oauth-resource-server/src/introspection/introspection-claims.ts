@@ -1,7 +1,7 @@
 import type { IntrospectionResponse } from 'oauth4webapi'
-import { judgeClaims, type ClaimPolicy } from '../token/claim-rules.js'
-import { freezeClaims } from '../token/claims.js'
-import type { Rejection } from '../token/rejections.js'
+import { judgeClaims, type ClaimPolicy } from '../claims/rules.js'
+import { freezeClaims } from '../claims/claims.js'
+import type { Rejection } from '../claims/rejections.js'
 import type { AccessTokenClaims } from '../types.js'
 
 /** The issuer is the one that answered, exactly as discovery (or the configuration) spells it. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { Rejections } from '../../src/token/rejections.js'
+import { Rejections } from '../../src/claims/rejections.js'
 import { createKeyPair, forgeToken, type Fault, type TestIssuer } from '../../src/testing/index.js'
 import { bearer, buildBare, idpFor, sleep, testKeyPair, until, type LogRecord } from '../helper.js'
 

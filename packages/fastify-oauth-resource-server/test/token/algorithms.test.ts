@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import t from 'tap'
-import { Rejections } from '../../src/token/rejections.js'
+import { Rejections } from '../../src/claims/rejections.js'
 import { createKeyPair, forgeToken } from '../../src/testing/index.js'
 import { bearer, buildBare, idpFor, testKeyPair } from '../helper.js'
 

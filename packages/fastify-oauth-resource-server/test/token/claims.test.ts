@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { Rejections } from '../../src/token/rejections.js'
+import { Rejections } from '../../src/claims/rejections.js'
 import { signRaw, type Claims, type TestIssuer } from '../../src/testing/index.js'
 import { bearer, buildBare, idpFor, testKeyPair } from '../helper.js'
 import Fastify from 'fastify'
