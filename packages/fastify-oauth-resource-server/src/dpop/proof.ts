@@ -63,6 +63,8 @@ interface ProofKey {
   /** Its RFC 7638 thumbprint, once jose has computed it. */
   jkt: string | undefined
   thumbprint: Promise<string>
+  /** Set when read again; spares the key once when it comes up for eviction (second chance). */
+  used: boolean
 }
 
 const REJECTION_BY_CODE: Record<string, ProofRejection> = {
@@ -98,9 +100,22 @@ export function normalizeHtu (value: string): string | undefined {
  * these checks and the import; nothing from the payload is kept, and the signature
  * is still checked on every proof, by fast-jwt, which decodes the header again.
  * Throws fast-jwt's errors and PRIVATE_KEY.
+ *
+ * At most MAX_KEYS headers are remembered; a new one takes the place of the least
+ * recently used, approximately (CLOCK, as the token cache): a ring keeps headers in
+ * insertion order, a read sets the key's flag, and the insertion that needs a place
+ * walks the ring from its oldest header, clearing flags, to the first header not read
+ * since the walk last passed it. So a client sending unique headers only ever evicts
+ * headers nobody used, never a key that is in use. No Map entry is moved on a hit:
+ * V8 leaves a tombstone for each delete, which a delete + set on every hit would pile up.
+ * A walk clears at most one flag per header it passes (each set by a request), so it is
+ * O(1) amortised and never longer than the ring.
  */
 export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClaims: string[]) {
   const keys = new Map<string, ProofKey>()
+  const ring = new Array<string>(MAX_KEYS)
+  let head = 0
+  let filled = 0
   return {
     /** Keys remembered: at most MAX_KEYS. */
     get size (): number {
@@ -109,10 +124,30 @@ export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClai
     read
   }
 
+  function remember (header: string, proofKey: ProofKey): void {
+    if (filled < MAX_KEYS) {
+      ring[(head + filled++) % MAX_KEYS] = header
+    } else {
+      for (;;) {
+        const oldest = keys.get(ring[head] as string)
+        if (oldest?.used !== true) break
+        oldest.used = false
+        head = (head + 1) % MAX_KEYS
+      }
+      keys.delete(ring[head] as string)
+      ring[head] = header
+      head = (head + 1) % MAX_KEYS
+    }
+    keys.set(header, proofKey)
+  }
+
   function read (proof: string): ProofKey | ProofRejection {
     const end = proof.indexOf('.')
     const known = end === -1 ? undefined : keys.get(proof.slice(0, end))
-    if (known !== undefined) return known
+    if (known !== undefined) {
+      known.used = true
+      return known
+    }
     const { header } = decodeHeader(proof)
     const { alg, typ, jwk } = header
     if (typeof typ !== 'string' || typ.toLowerCase().replace(/^application\//, '') !== 'dpop+jwt') return 'type'
@@ -124,12 +159,9 @@ export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClai
     if (key.type !== 'public') throw PRIVATE_KEY
     const pem = key.export({ type: 'spki', format: 'pem' }) as string
     const verify = createVerifier({ key: pem, algorithms: [alg as 'ES256'], checkTyp: 'dpop+jwt', requiredClaims, complete: true, cache: false })
-    const proofKey: ProofKey = { verify: verify as unknown as ProofKey['verify'], jkt: undefined, thumbprint: thumbprintOf(jwk as JWK) }
+    const proofKey: ProofKey = { verify: verify as unknown as ProofKey['verify'], jkt: undefined, thumbprint: thumbprintOf(jwk as JWK), used: false }
     proofKey.thumbprint.then(jkt => { proofKey.jkt = jkt }, () => {})
-    if (end <= MAX_REMEMBERED_HEADER) {
-      if (keys.size >= MAX_KEYS) keys.clear()
-      keys.set(proof.slice(0, end), proofKey)
-    }
+    if (end <= MAX_REMEMBERED_HEADER) remember(proof.slice(0, end), proofKey)
     return proofKey
   }
 }
