@@ -67,7 +67,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
 }
 
 /** DPoP for the plugin; with REDIS_URL, the replay cache every replica shares (closed with the server). */
-async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, redisUrl }: DpopConfig): Promise<DpopOptions> {
+async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, trustProxy, redisUrl }: DpopConfig): Promise<DpopOptions> {
   let replayCache: DpopOptions['replayCache']
   if (redisUrl !== undefined && mode !== 'off') {
     // No offline queue: with Redis unreachable a check fails at once (503) instead of waiting.
@@ -80,7 +80,7 @@ async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, red
     await fastify.register(fastifyRedis, { client, closeClient: false })
     replayCache = createRedisReplayCache(fastify.redis, { timeout: 0.5 })
   }
-  return { mode, nonce, origin, replayCache }
+  return { mode, nonce, origin, trustProxy, replayCache }
 }
 
 /** Where Swagger UI sends the browser back after signing in on the local issuer. */

@@ -1,4 +1,7 @@
+import Fastify from 'fastify'
 import t, { type Test } from 'tap'
+import app from '../app.js'
+import { parseTrustProxy } from '../plugins/config.js'
 import { Messages } from '../routes/messages.js'
 import { ath, createHolder, dpop, makeProof } from '../packages/fastify-oauth-resource-server/test/dpop/holder.js'
 import { startRedis } from './fixtures/redis.js'
@@ -67,6 +70,32 @@ t.test('without PUBLIC_URL the origin is the one the server listens on, never th
   const local = await app.inject({ url: '/api/messages/protected', headers: { host: 'localhost:6060', ...dpop(token, await makeProof(holder, { htu: 'http://localhost:6060/api/messages/protected', token })) } })
   t.equal(local.statusCode, 200)
 })
+
+for (const serverTrustsProxy of [true, false]) {
+  t.test(`with TRUST_PROXY and no PUBLIC_URL, htu is the trusted proxy's forwarded origin or the listening one, never a direct client's Host (Fastify trustProxy ${serverTrustsProxy})`, async t => {
+    const idp = await idpFor(t)
+    const env = envFor(idp, { PORT: '6060', TRUST_PROXY: '10.0.0.0/8' })
+    // As server.ts builds it (Fastify's trustProxy from TRUST_PROXY), and without it: the DPoP check does not depend on it.
+    const server = Fastify({ trustProxy: serverTrustsProxy ? parseTrustProxy(env.TRUST_PROXY) : false })
+    t.teardown(() => server.close())
+    await server.register(app, { env })
+    const holder = await createHolder()
+    const token = idp.sign({ cnf: { jkt: holder.jkt } })
+    const send = async (htu: string, headers: Record<string, string>, remoteAddress: string) =>
+      (await server.inject({ url: '/api/messages/protected', remoteAddress, headers: { ...headers, ...dpop(token, await makeProof(holder, { htu, token })) } })).statusCode
+
+    // The attack: a client on 127.0.0.1 (not a trusted proxy) names its own origin.
+    t.equal(await send('http://evil.example/api/messages/protected', { host: 'evil.example' }, '127.0.0.1'), 401, 'its own Host')
+    t.equal(await send('https://evil.example/api/messages/protected', { host: 'evil.example', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }, '127.0.0.1'), 401, 'its own X-Forwarded-*')
+    // Direct local clients, as by default.
+    t.equal(await send('http://localhost:6060/api/messages/protected', { host: 'localhost:6060' }, '127.0.0.1'), 200, 'localhost')
+    t.equal(await send('http://127.0.0.1:6060/api/messages/protected', { host: '127.0.0.1:6060' }, '127.0.0.1'), 200, '127.0.0.1')
+    // Through the trusted proxy, the origin it forwards.
+    const proxied = { host: 'backend:6060', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' }
+    t.equal(await send('https://api.example.com/api/messages/protected', proxied, '10.0.0.7'), 200, 'the proxy\'s forwarded origin')
+    t.equal(await send('http://backend:6060/api/messages/protected', proxied, '10.0.0.7'), 401, 'the Host the proxy passed on')
+  })
+}
 
 t.test('RFC 9728 metadata and the OpenAPI document announce DPoP', async t => {
   const { app } = await setup(t, { DPOP: 'required' })

@@ -27,11 +27,20 @@ export interface DpopOptions {
   mode?: DpopMode
   /**
    * The public origin clients call (`https://api.example.com`), or several, which
-   * a proof's `htu` must name; or `'forwarded'` to take it from `request.protocol`
-   * and `request.host`, ONLY when Fastify's `trustProxy` is set (otherwise those come
-   * from the client's own Host header). Required unless mode is off.
+   * a proof's `htu` must name. `'forwarded'`, alone or among them, also accepts the
+   * origin a proxy of `trustProxy` forwards (X-Forwarded-Proto, X-Forwarded-Host)
+   * for a request whose socket peer is that proxy. Never the request's Host header.
+   * Required unless mode is off.
    */
-  origin?: string | string[] | 'forwarded'
+  origin?: string | string[]
+  /**
+   * With origin `'forwarded'`, and only then (required): the proxies trusted to name the
+   * origin, as Fastify's `trustProxy` takes them: addresses, CIDRs or `loopback`,
+   * `linklocal`, `uniquelocal` (an array or a comma-separated string), a function
+   * `(address, hop) => boolean`, or `true` for any peer (only when nothing but the
+   * proxy can reach the server). Fastify does not show its own setting to plugins.
+   */
+  trustProxy?: true | string | string[] | ((address: string, hop: number) => boolean)
   /** Accepted proof algorithms. Default `['ES256', 'EdDSA', 'RS256', 'PS256']`. */
   algorithms?: DpopAlgorithm[]
   /** How long after its `iat` a proof is accepted, in seconds (1 to 600). Default 60. */

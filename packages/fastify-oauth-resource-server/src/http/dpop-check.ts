@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { channels, type DpopReplayMessage } from '../diagnostics/channels.js'
 import { resolveDpopOptions, DPOP_MODES } from '../dpop/options.js'
-import { createProofVerifier, normalizeHtu, type ProofVerdict } from '../dpop/proof.js'
+import { createProofVerifier, type ProofVerdict } from '../dpop/proof.js'
 import type { DpopMode, DpopOptions } from '../dpop/types.js'
 import type { AccessTokenClaims } from '../types.js'
 import type { Credential } from './credentials.js'
 import { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, UseDpopNonceError, createChallengeFitter } from './dpop-errors.js'
+import { createHtuList } from './dpop-htu.js'
 import { InvalidTokenError, type AuthError } from './errors.js'
 
 // Seconds a client should wait after the replay cache could not answer.
@@ -22,6 +23,7 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
   const options = resolveDpopOptions(opts)
   const { origins, nonce } = options
   const verifyProof = origins === undefined ? undefined : createProofVerifier(options)
+  const urlsOf = createHtuList(origins ?? [], options.trustedProxy)
   const { algs, fit } = createChallengeFitter(realm, options.algorithms)
   let routesOverride = false
 
@@ -36,25 +38,6 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
     }
     routesOverride = true
   })
-
-  /** The htu values a proof for this request may name. */
-  function urlsOf (request: FastifyRequest): string[] {
-    const query = request.url.indexOf('?')
-    const path = query === -1 ? request.url : request.url.slice(0, query)
-    // An absolute-form request target (GET http://host/…) names its own host: never trusted.
-    if (!path.startsWith('/')) return []
-    if (origins === 'forwarded') {
-      const url = normalizeHtu(`${request.protocol}://${request.host}${path}`)
-      return url === undefined ? [] : [url]
-    }
-    // The configured origins are normalised already, and a path parses alike under each: parsed once.
-    const configured = origins as readonly string[]
-    const first = configured[0] as string
-    const url = normalizeHtu(first + path)
-    if (url === undefined || !url.startsWith(`${first}/`)) return []
-    const pathname = url.slice(first.length)
-    return configured.map(origin => origin + pathname)
-  }
 
   /** The proof's verdict as the request's answer. */
   function answer (verdict: ProofVerdict, reply: FastifyReply, settle: (error: AuthError | null) => void): void {

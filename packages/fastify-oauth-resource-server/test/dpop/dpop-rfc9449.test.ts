@@ -373,20 +373,48 @@ t.test('with nonces on, a proof without the current nonce gets use_dpop_nonce an
   t.equal(retry.headers['dpop-nonce'], nonce)
 })
 
-t.test('with trustProxy and origin \'forwarded\', htu is checked against the forwarded scheme and host', async t => {
+for (const fastifyTrustProxy of [false, true]) {
+  t.test(`origin 'forwarded' takes the origin a trusted proxy forwards, never a client's own Host or X-Forwarded-Host (Fastify trustProxy ${fastifyTrustProxy})`, async t => {
+    const idp = await idpFor(t)
+    // Fastify's own setting does not matter: the plugin decides by dpop.trustProxy alone.
+    const app = Fastify({ trustProxy: fastifyTrustProxy })
+    t.teardown(() => app.close())
+    await app.register(auth, { issuer: idp.issuer, audience: idp.audience, dpop: { mode: 'allowed', origin: ['http://127.0.0.1:8080', 'forwarded'], trustProxy: '10.0.0.0/8' } })
+    app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
+    await app.ready()
+    const holder = await createHolder()
+    const token = idp.sign({ cnf: { jkt: holder.jkt } })
+    const send = async (htu: string, headers: Record<string, string>, remoteAddress: string) =>
+      (await app.inject({ url: '/me', remoteAddress, headers: { ...headers, ...dpop(token, await makeProof(holder, { htu, token })) } })).statusCode
+    const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' }
+
+    t.equal(await send('https://api.example.com/me', proxied, '10.1.2.3'), 200, 'through the trusted proxy')
+    t.equal(await send('https://API.example.com:443/me', proxied, '10.1.2.3'), 200, 'compared normalised')
+    t.equal(await send('http://localhost/me', proxied, '10.1.2.3'), 401, 'through the proxy, another origin')
+    t.equal(await send('http://127.0.0.1:8080/me', {}, '127.0.0.1'), 200, 'a direct client naming the configured origin')
+    // The attacks: a client that is not the proxy names its own origin.
+    t.equal(await send('http://evil.example/me', { host: 'evil.example' }, '127.0.0.1'), 401, 'a direct client\'s Host')
+    t.equal(await send('https://evil.example/me', { host: 'evil.example', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }, '127.0.0.1'), 401, 'a direct client\'s X-Forwarded-*')
+    t.equal(await send('https://api.example.com/me', proxied, '127.0.0.1'), 401, 'the proxy\'s values, sent by someone else')
+    // From the proxy, the origin is its X-Forwarded-Host only, never the Host it passed on.
+    t.equal(await send('http://evil.example/me', { host: 'evil.example' }, '10.1.2.3'), 401, 'the proxy without X-Forwarded-Host')
+    t.equal(await send('https://evil.example/me', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example/me?' }, '10.1.2.3'), 401, 'a forwarded host that is not a host')
+  })
+}
+
+t.test('origin \'forwarded\' with trustProxy true, a list or a function: the same peer test', async t => {
   const idp = await idpFor(t)
-  const app = Fastify({ trustProxy: true })
-  t.teardown(() => app.close())
-  await app.register(auth, { issuer: idp.issuer, audience: idp.audience, dpop: { mode: 'allowed', origin: 'forwarded' } })
-  app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
-  await app.ready()
   const holder = await createHolder()
   const token = idp.sign({ cnf: { jkt: holder.jkt } })
-  const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' }
-  const ok = await app.inject({ url: '/me', headers: { ...proxied, ...dpop(token, await makeProof(holder, { htu: 'https://api.example.com/me', token })) } })
-  t.equal(ok.statusCode, 200)
-  const other = await app.inject({ url: '/me', headers: { ...proxied, ...dpop(token, await makeProof(holder, { htu: 'http://localhost/me', token })) } })
-  t.equal(other.statusCode, 401)
+  const settings: Array<DpopOptions['trustProxy']> = [true, ['10.0.0.0/8'], (address: string) => address.startsWith('10.')]
+  for (const trustProxy of settings) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(auth, { issuer: idp.issuer, audience: idp.audience, dpop: { mode: 'allowed', origin: 'forwarded', trustProxy } })
+    app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
+    const res = await app.inject({ url: '/me', remoteAddress: '10.0.0.1', headers: { 'x-forwarded-host': 'api.example.com', ...dpop(token, await makeProof(holder, { htu: 'http://api.example.com/me', token })) } })
+    t.equal(res.statusCode, 200, String(trustProxy))
+  }
 })
 
 t.test('RFC 9728 metadata announces DPoP algorithms and whether bound tokens are required', async t => {
@@ -404,6 +432,11 @@ t.test('bad dpop options stop registration with a message naming the option', as
     [{ mode: 'allowed', origin: ORIGIN, algorithms: ['HS256' as 'ES256'] }, /option dpop.algorithms has "HS256"/],
     [{ mode: 'allowed', origin: ORIGIN, maxAge: 60_000 }, /option dpop.maxAge is in seconds: at most 600, got 60000 \(in ms\? then write 60\)/],
     [{ mode: 'allowed', origin: ORIGIN, replayCacheSize: 0 }, /option dpop.replayCacheSize/],
+    [{ mode: 'allowed', origin: 'forwarded' }, /option dpop.origin 'forwarded' needs dpop.trustProxy/],
+    [{ mode: 'allowed', origin: [ORIGIN, 'forwarded'] }, /option dpop.origin 'forwarded' needs dpop.trustProxy/],
+    [{ mode: 'allowed', origin: ORIGIN, trustProxy: true }, /option dpop.trustProxy is only used with origin 'forwarded'/],
+    [{ mode: 'allowed', origin: 'forwarded', trustProxy: 1 as unknown as true }, /option dpop.trustProxy must be true, addresses\/CIDRs .*a hop count cannot tell a proxy from a client/],
+    [{ mode: 'allowed', origin: 'forwarded', trustProxy: 'not an address' }, /option dpop.trustProxy has an address proxy-addr cannot read/],
     [{ mode: 'allowed', origin: ORIGIN, nonce: { secret: 'short' } }, /option dpop.nonce.secret/]
   ]
   for (const [dpopOptions, message] of cases) {
