@@ -67,7 +67,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
 }
 
 /** DPoP for the plugin; with REDIS_URL, the replay cache every replica shares (closed with the server). */
-async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, trustProxy, redisUrl }: DpopConfig): Promise<DpopOptions> {
+async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, trustProxy, replayCacheSize, redisUrl }: DpopConfig): Promise<DpopOptions> {
   let replayCache: DpopOptions['replayCache']
   if (redisUrl !== undefined && mode !== 'off') {
     // No offline queue: with Redis unreachable a check fails at once (503) instead of waiting.
@@ -78,9 +78,10 @@ async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, tru
       else client.disconnect()
     })
     await fastify.register(fastifyRedis, { client, closeClient: false })
-    replayCache = createRedisReplayCache(fastify.redis, { timeout: 0.5 })
+    // One key's share, as in memory: a tenth of DPOP_REPLAY_CACHE_SIZE (here per proof max age).
+    replayCache = createRedisReplayCache(fastify.redis, { timeout: 0.5, perKey: Math.max(1, Math.floor(replayCacheSize / 10)) })
   }
-  return { mode, nonce, origin, trustProxy, replayCache }
+  return { mode, nonce, origin, trustProxy, replayCache, replayCacheSize }
 }
 
 /** Where Swagger UI sends the browser back after signing in on the local issuer. */

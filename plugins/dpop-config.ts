@@ -3,11 +3,15 @@ import type { Env } from './env-schema.js'
 import { parseTrustProxy } from './server-options.js'
 
 export const DPOP_MODES = ['allowed', 'required', 'off'] as const
+/** DPOP_REPLAY_CACHE_SIZE's default, the plugin's own. */
+export const DEFAULT_REPLAY_CACHE_SIZE = 100_000
 
-/** The service's DPoP settings, from DPOP, DPOP_NONCE, REDIS_URL, PUBLIC_URL and TRUST_PROXY. */
+/** The service's DPoP settings, from DPOP, DPOP_NONCE, DPOP_REPLAY_CACHE_SIZE, REDIS_URL, PUBLIC_URL and TRUST_PROXY. */
 export interface DpopConfig {
   mode: typeof DPOP_MODES[number]
   nonce: boolean
+  /** Live proofs the in-memory replay cache holds; one key may hold a tenth (on Redis: that many per proof max age). */
+  replayCacheSize: number
   /** The shared replay cache; undefined keeps it in memory (one replica). */
   redisUrl: string | undefined
   /** The origins proofs may name in htu; 'forwarded' among them for what a trusted proxy forwards. */
@@ -58,5 +62,5 @@ export function resolveDpop (env: Env): DpopConfig {
     redisUrl = env.REDIS_URL
   }
 
-  return { mode: env.DPOP, nonce: env.DPOP_NONCE === 'on', redisUrl, origin, trustProxy }
+  return { mode: env.DPOP, nonce: env.DPOP_NONCE === 'on', replayCacheSize: env.DPOP_REPLAY_CACHE_SIZE ?? DEFAULT_REPLAY_CACHE_SIZE, redisUrl, origin, trustProxy }
 }

@@ -1,5 +1,5 @@
 import proxyAddr from '@fastify/proxy-addr'
-import { MemoryReplayCache, type ReplayCache } from './replay-cache.js'
+import { defaultPerKey, MemoryReplayCache, type ReplayCache } from './replay-cache.js'
 import { NonceSource } from './nonce.js'
 import { DPOP_ALGORITHMS, type DpopAlgorithm, type DpopMode, type DpopOptions } from './types.js'
 
@@ -74,10 +74,12 @@ export function resolveDpopOptions (options: DpopOptions | undefined): ResolvedD
   const trustedProxy = resolveTrustProxy(dpop.trustProxy, forwarded, fail)
 
   let replayCache = dpop.replayCache
-  if (replayCache !== undefined && typeof replayCache?.remember !== 'function') fail('replayCache', 'must have a remember(id, ttl) method')
+  if (replayCache !== undefined && typeof replayCache?.remember !== 'function') fail('replayCache', 'must have a remember(id, ttl, jkt, acceptableFrom) method')
   const size = dpop.replayCacheSize ?? 100_000
   if (!Number.isInteger(size) || size < 1) fail('replayCacheSize', 'must be an integer ≥ 1')
-  if (replayCache === undefined && origins !== undefined) replayCache = new MemoryReplayCache(size)
+  const perKey = dpop.replayCachePerKey ?? defaultPerKey(size)
+  if (!Number.isInteger(perKey) || perKey < 1 || perKey > size) fail('replayCachePerKey', `must be an integer from 1 to replayCacheSize (${size})`)
+  if (replayCache === undefined && origins !== undefined) replayCache = new MemoryReplayCache(size, perKey)
 
   let nonce: NonceSource | undefined
   if (dpop.nonce !== undefined && dpop.nonce !== false) {

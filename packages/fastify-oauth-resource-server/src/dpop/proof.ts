@@ -35,9 +35,10 @@ export type ProofRejection = keyof typeof ProofRejections
 
 /**
  * A proof the request passes, or why not: a rejection, a nonce to ask for, or a
- * replay cache that cannot take it (full, or not answering): never accepted unchecked.
+ * replay cache that cannot take it (full, full for this key, reset since the proof
+ * was made, or not answering): never accepted unchecked.
  */
-export type ProofVerdict = 'valid' | ProofRejection | 'useNonce' | 'full' | 'unavailable'
+export type ProofVerdict = 'valid' | ProofRejection | 'useNonce' | 'full' | 'keyFull' | 'reset' | 'unavailable'
 
 export interface ProofContext {
   method: string
@@ -183,14 +184,14 @@ export function createProofVerifier (options: ResolvedDpopOptions) {
   const proofKeys = createProofKeyReader(new Set<string>(algorithms), ['jti', 'htm', 'htu', 'iat'])
 
   /** The binding to the token, the nonce and the replay cache, once the key's thumbprint is known. */
-  function bindAndRemember (jkt: string, payload: Record<string, unknown>, context: ProofContext, ttl: number): ProofVerdict | Promise<ProofVerdict> {
+  function bindAndRemember (jkt: string, payload: Record<string, unknown>, context: ProofContext, ttl: number, acceptableFrom: number): ProofVerdict | Promise<ProofVerdict> {
     if (jkt !== context.jkt) return 'keyBinding'
     if (nonce !== undefined && !nonce.accepts(payload.nonce)) return 'useNonce'
     // Keyed by the key as well, so no client can burn another's jti.
     const id = hash('sha256', `${jkt}:${payload.jti as string}`, 'base64url')
     let seen: ReturnType<typeof replayCache.remember>
     try {
-      seen = replayCache.remember(id, ttl)
+      seen = replayCache.remember(id, ttl, jkt, acceptableFrom)
     } catch {
       return 'unavailable'
     }
@@ -231,8 +232,10 @@ export function createProofVerifier (options: ResolvedDpopOptions) {
     if (acceptedUntil < now) return 'stale'
     if (ath !== hash('sha256', context.accessToken, 'base64url')) return 'accessTokenHash'
     const ttl = Math.max(1, acceptedUntil - now)
-    if (proofKey.jkt !== undefined) return bindAndRemember(proofKey.jkt, payload, context, ttl)
-    return proofKey.thumbprint.then(jkt => bindAndRemember(jkt, payload, context, ttl), () => 'malformed' as const)
+    // The earliest a server (with the same tolerance) could have accepted this proof.
+    const acceptableFrom = iat * 1000 - clockTolerance
+    if (proofKey.jkt !== undefined) return bindAndRemember(proofKey.jkt, payload, context, ttl, acceptableFrom)
+    return proofKey.thumbprint.then(jkt => bindAndRemember(jkt, payload, context, ttl, acceptableFrom), () => 'malformed' as const)
   }
 }
 
@@ -241,6 +244,8 @@ function verdictOf (seen: ReplayVerdict): ProofVerdict {
     case 'fresh': return 'valid'
     case 'replayed': return 'replayed'
     case 'full': return 'full'
+    case 'keyFull': return 'keyFull'
+    case 'reset': return 'reset'
     default: return 'unavailable'
   }
 }

@@ -49,8 +49,10 @@ export interface DpopOptions {
   clockTolerance?: Seconds
   /** Where seen proofs are remembered. Default: in memory, bounded by `replayCacheSize`. */
   replayCache?: ReplayCache
-  /** Most proofs the default in-memory cache holds; when full, new proofs are refused. Default 100,000. */
+  /** Most proofs the default in-memory cache holds; when full, new proofs are refused (503). Default 100,000. */
   replayCacheSize?: number
+  /** Most of them one key (one `jkt`) may hold; past it, that key's proofs are refused (429). Default a tenth of `replayCacheSize`. */
+  replayCachePerKey?: number
   /** Require server nonces (RFC 9449 §8): true, or how to make them. Default off. */
   nonce?: boolean | DpopNonceOptions
 }

@@ -417,6 +417,44 @@ t.test('origin \'forwarded\' with trustProxy true, a list or a function: the sam
   }
 })
 
+t.test('one key that has used its share of the replay cache gets 429; every other key\'s proofs are still accepted', async t => {
+  const { app, idp, holder, token } = await setup(t, { replayCacheSize: 50 })
+  const statuses: number[] = []
+  for (let i = 0; i < 50; i++) statuses.push((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).statusCode)
+  t.same(statuses, [...Array(5).fill(200), ...Array(45).fill(429)], 'a tenth of 50, then refused')
+  const refused = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })
+  t.equal(refused.headers['retry-after'], '1')
+  t.match(refused.json(), { code: 'FST_AUTH_TOO_MANY_DPOP_PROOFS' })
+  for (let i = 0; i < 9; i++) {
+    const other = await createHolder()
+    const otherToken = idp.sign({ sub: `client-${i}`, cnf: { jkt: other.jkt } })
+    t.equal((await app.inject({ url: '/me', headers: dpop(otherToken, await makeProof(other, { htu: ME, token: otherToken })) })).statusCode, 200, `client ${i}`)
+  }
+})
+
+t.test('replayCachePerKey sets one key\'s share', async t => {
+  const { app, holder, token } = await setup(t, { replayCacheSize: 50, replayCachePerKey: 2 })
+  const statuses: number[] = []
+  for (let i = 0; i < 3; i++) statuses.push((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).statusCode)
+  t.same(statuses, [200, 200, 429])
+})
+
+t.test('a replay cache that answers reset refuses the proof with 503 and a Retry-After past the clock tolerance', async t => {
+  const { app, holder, token } = await setup(t, { clockTolerance: 5, replayCache: { remember: async () => 'reset' as const } })
+  const res = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '6')
+})
+
+t.test('the replay cache is told the proof\'s key and the earliest moment it could have been accepted', async t => {
+  const calls: unknown[][] = []
+  const { app, holder, token } = await setup(t, { clockTolerance: 5, replayCache: { remember: (...args) => { calls.push(args); return 'fresh' } } })
+  const iat = Math.floor(Date.now() / 1000)
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, claims: { iat } })) })).statusCode, 200)
+  t.equal(calls.length, 1)
+  t.match(calls[0], [String, Number, holder.jkt, iat * 1000 - 5000])
+})
+
 t.test('RFC 9728 metadata announces DPoP algorithms and whether bound tokens are required', async t => {
   const { app } = await setup(t, { mode: 'required', algorithms: ['ES256', 'EdDSA'] }, { resourceMetadata: true })
   const res = await app.inject('/.well-known/oauth-protected-resource')
@@ -432,6 +470,7 @@ t.test('bad dpop options stop registration with a message naming the option', as
     [{ mode: 'allowed', origin: ORIGIN, algorithms: ['HS256' as 'ES256'] }, /option dpop.algorithms has "HS256"/],
     [{ mode: 'allowed', origin: ORIGIN, maxAge: 60_000 }, /option dpop.maxAge is in seconds: at most 600, got 60000 \(in ms\? then write 60\)/],
     [{ mode: 'allowed', origin: ORIGIN, replayCacheSize: 0 }, /option dpop.replayCacheSize/],
+    [{ mode: 'allowed', origin: ORIGIN, replayCacheSize: 10, replayCachePerKey: 11 }, /option dpop.replayCachePerKey must be an integer from 1 to replayCacheSize \(10\)/],
     [{ mode: 'allowed', origin: 'forwarded' }, /option dpop.origin 'forwarded' needs dpop.trustProxy/],
     [{ mode: 'allowed', origin: [ORIGIN, 'forwarded'] }, /option dpop.origin 'forwarded' needs dpop.trustProxy/],
     [{ mode: 'allowed', origin: ORIGIN, trustProxy: true }, /option dpop.trustProxy is only used with origin 'forwarded'/],
