@@ -84,8 +84,8 @@ export function resolveDpopOptions (options: DpopOptions | undefined): ResolvedD
   let nonce: NonceSource | undefined
   if (dpop.nonce !== undefined && dpop.nonce !== false) {
     const settings = dpop.nonce === true ? {} : dpop.nonce
-    if (settings.secret !== undefined && (typeof settings.secret !== 'string' || settings.secret.length < 16)) {
-      fail('nonce.secret', 'must be a string of at least 16 characters')
+    if (settings.secret !== undefined && typeof settings.secret !== 'function' && (typeof settings.secret !== 'string' || settings.secret.length < 16)) {
+      fail('nonce.secret', 'must be a string of at least 16 characters, or a function returning one')
     }
     nonce = new NonceSource(settings.secret, seconds('nonce.rotation', settings.rotation, 300, 10, 86_400))
   }

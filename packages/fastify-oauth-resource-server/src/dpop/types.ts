@@ -14,10 +14,12 @@ export type DpopMode = 'off' | 'allowed' | 'required'
 
 export interface DpopNonceOptions {
   /**
-   * The secret nonces are derived from. Replicas that share it accept each other's
-   * nonces; without it each process makes its own at start (one replica only).
+   * The secret nonces are derived from (at least 16 characters). Replicas that share it
+   * accept each other's nonces; without it each process makes its own at start (one
+   * replica only). Or a function returning the current one, read on every use, for a
+   * secret shared through a store that may change it.
    */
-  secret?: string
+  secret?: string | (() => string)
   /** How long one nonce is handed out, in seconds (10 to 86,400); the previous one is still accepted. Default 300. */
   rotation?: Seconds
 }

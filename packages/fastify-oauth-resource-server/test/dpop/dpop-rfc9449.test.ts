@@ -455,6 +455,19 @@ t.test('the replay cache is told the proof\'s key and the earliest moment it cou
   t.match(calls[0], [String, Number, holder.jkt, iat * 1000 - 5000])
 })
 
+t.test('a nonce secret given as a function is read on every use: a new secret takes effect at once', async t => {
+  let secret = 'the first secret, sixteen+'
+  const { app, holder, token } = await setup(t, { nonce: { secret: () => secret } })
+  const nonceOf = async () => (await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).headers['dpop-nonce'] as string
+  const first = await nonceOf()
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, claims: { nonce: first } })) })).statusCode, 200)
+  secret = 'another secret, sixteen+'
+  const second = await nonceOf()
+  t.not(second, first)
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, claims: { nonce: first } })) })).statusCode, 401, 'the old secret\'s nonce')
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, claims: { nonce: second } })) })).statusCode, 200)
+})
+
 t.test('RFC 9728 metadata announces DPoP algorithms and whether bound tokens are required', async t => {
   const { app } = await setup(t, { mode: 'required', algorithms: ['ES256', 'EdDSA'] }, { resourceMetadata: true })
   const res = await app.inject('/.well-known/oauth-protected-resource')
