@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import type { Config, DpopConfig } from './config/index.js'
+import { createSharedNonceSecret } from './redis/nonce-secret.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
 import securityHeaders, { SampleHeaders } from './plugins/security-headers.js'
@@ -74,21 +75,33 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(health, { prefix: '/health' })
 }
 
-/** DPoP for the plugin; with REDIS_URL, the replay cache every replica shares (closed with the server). */
-async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, redisUrl }: DpopConfig): Promise<DpopOptions> {
+/**
+ * DPoP for the plugin; with REDIS_URL, the replay cache every replica shares (closed
+ * with the server), and with DPOP_NONCE=on the nonce secret they share through it.
+ */
+async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, trustProxy, replayCacheSize, redisUrl }: DpopConfig): Promise<DpopOptions> {
   let replayCache: DpopOptions['replayCache']
+  let nonceOption: DpopOptions['nonce'] = nonce
   if (redisUrl !== undefined && mode !== 'off') {
     // No offline queue: with Redis unreachable a check fails at once (503) instead of waiting.
     const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 })
+    const secret = nonce ? createSharedNonceSecret(client) : undefined
     // Ours to close: QUIT cannot be sent while Redis is down, and shutting down then must not fail.
     fastify.addHook('onClose', async () => {
+      secret?.close()
       if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
       else client.disconnect()
     })
     await fastify.register(fastifyRedis, { client, closeClient: false })
-    replayCache = createRedisReplayCache(fastify.redis, { timeout: 0.5 })
+    // One key's share, as in memory: a tenth of DPOP_REPLAY_CACHE_SIZE (here per proof max age).
+    replayCache = createRedisReplayCache(fastify.redis, { timeout: 0.5, perKey: Math.max(1, Math.floor(replayCacheSize / 10)) })
+    if (secret !== undefined) {
+      // Connected by now (@fastify/redis waits for it): the replicas' secret before the first nonce.
+      await secret.refresh()
+      nonceOption = { secret: secret.current }
+    }
   }
-  return { mode, nonce, origin, replayCache }
+  return { mode, nonce: nonceOption, origin, trustProxy, replayCache, replayCacheSize }
 }
 
 /** Where Swagger UI sends the browser back after signing in on the local issuer. */

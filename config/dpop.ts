@@ -1,25 +1,34 @@
 import { ConfigError } from './error.js'
 import type { Env } from './schema.js'
+import { parseTrustProxy } from './server.js'
 
 export const DPOP_MODES = ['allowed', 'required', 'off'] as const
+/** DPOP_REPLAY_CACHE_SIZE's default, the plugin's own. */
+export const DEFAULT_REPLAY_CACHE_SIZE = 100_000
 
-/** The service's DPoP settings, from DPOP, DPOP_NONCE, REDIS_URL and PUBLIC_URL. */
+/** The service's DPoP settings, from DPOP, DPOP_NONCE, DPOP_REPLAY_CACHE_SIZE, REDIS_URL, PUBLIC_URL and TRUST_PROXY. */
 export interface DpopConfig {
   mode: typeof DPOP_MODES[number]
   nonce: boolean
+  /** Live proofs the in-memory replay cache holds; one key may hold a tenth (on Redis: that many per proof max age). */
+  replayCacheSize: number
   /** The shared replay cache; undefined keeps it in memory (one replica). */
   redisUrl: string | undefined
-  /** The origins proofs may name in htu, or 'forwarded' behind a trusted proxy. */
-  origin: string[] | 'forwarded'
+  /** The origins proofs may name in htu; 'forwarded' among them for what a trusted proxy forwards. */
+  origin: string[]
+  /** With 'forwarded': the proxies trusted to name the origin (TRUST_PROXY, as Fastify takes it). */
+  trustProxy: true | string | undefined
 }
 
 /**
  * Proofs name the URL the client called (htu). That origin is PUBLIC_URL when set;
- * behind a trusted proxy (TRUST_PROXY) the forwarded scheme and host; otherwise the
- * addresses the server listens on. Never the Host header a client sends.
+ * otherwise the addresses the server listens on, and, for a request that comes
+ * through a trusted proxy (TRUST_PROXY), the scheme and host that proxy forwards.
+ * Never the Host header, nor X-Forwarded-* from a client that is not a trusted proxy.
  */
 export function resolveDpop (env: Env): DpopConfig {
-  let origin: DpopConfig['origin']
+  let origin: string[]
+  let trustProxy: DpopConfig['trustProxy']
   if (env.PUBLIC_URL !== undefined) {
     let url: URL | undefined
     try {
@@ -29,12 +38,15 @@ export function resolveDpop (env: Env): DpopConfig {
       throw new ConfigError(`PUBLIC_URL must be an origin such as https://api.example.com, the address clients call (got ${JSON.stringify(env.PUBLIC_URL)})`)
     }
     origin = [url.origin]
-  } else if (env.TRUST_PROXY !== undefined && !['', 'false'].includes(env.TRUST_PROXY.trim())) {
-    origin = 'forwarded'
   } else {
     const hosts = new Set(['localhost', '127.0.0.1', env.HOST])
     for (const any of ['0.0.0.0', '::', '[::]']) hosts.delete(any)
     origin = [...hosts].map(host => `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${env.PORT}`)
+    const trusted = parseTrustProxy(env.TRUST_PROXY)
+    if (trusted !== false) {
+      origin.push('forwarded')
+      trustProxy = trusted
+    }
   }
 
   let redisUrl: string | undefined
@@ -50,5 +62,5 @@ export function resolveDpop (env: Env): DpopConfig {
     redisUrl = env.REDIS_URL
   }
 
-  return { mode: env.DPOP, nonce: env.DPOP_NONCE === 'on', redisUrl, origin }
+  return { mode: env.DPOP, nonce: env.DPOP_NONCE === 'on', replayCacheSize: env.DPOP_REPLAY_CACHE_SIZE ?? DEFAULT_REPLAY_CACHE_SIZE, redisUrl, origin, trustProxy }
 }

@@ -32,6 +32,8 @@ export const EnvSchema = {
     METRICS_HOST: { type: 'string' },
     DPOP: { enum: ['allowed', 'required', 'off'], default: 'allowed' },
     DPOP_NONCE: { enum: ['on', 'off'], default: 'off' },
+    // Default in dpop-config.ts. The maximum catches a typo: each entry is a few hundred bytes.
+    DPOP_REPLAY_CACHE_SIZE: { type: 'integer', minimum: 10, maximum: 10_000_000 },
     REDIS_URL: { type: 'string' },
     PUBLIC_URL: { type: 'string' },
     NODE_ENV: { type: 'string' }

@@ -51,8 +51,8 @@ export { grants } from './claims/claims.js'
 export type { DpopAlgorithm, DpopMode, DpopNonceOptions, DpopOptions } from './dpop/types.js'
 export { DPOP_ALGORITHMS } from './dpop/types.js'
 export { MemoryReplayCache, type ReplayCache, type ReplayVerdict } from './dpop/replay-cache.js'
-export { createRedisReplayCache, type RedisReplayCacheOptions, type RedisSetClient } from './dpop/redis-replay-cache.js'
-export { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, UseDpopNonceError } from './http/dpop-errors.js'
+export { createRedisReplayCache, type RedisReplayCacheOptions, type RedisScriptClient } from './dpop/redis-replay-cache.js'
+export { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, TooManyDpopProofsError, UseDpopNonceError } from './http/dpop-errors.js'
 export { Rejections, type Rejection } from './claims/rejections.js'
 
 async function auth (fastify: FastifyInstance, opts: AuthOptions) {

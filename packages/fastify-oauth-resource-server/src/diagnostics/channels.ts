@@ -73,6 +73,8 @@ export const AUTH_REASONS = [
   'dpop_bound',
   'not_dpop_bound',
   'dpop_replay_cache_full',
+  'dpop_replay_cache_key_full',
+  'dpop_replay_cache_reset',
   'dpop_replay_cache_unavailable'
 ] as const
 

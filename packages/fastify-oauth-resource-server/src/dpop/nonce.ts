@@ -5,17 +5,25 @@ import { createHmac, randomBytes } from 'node:crypto'
  * is an HMAC of its number under a secret, so nothing is stored, replicas that
  * share the secret agree, and the nonce of the period before is still accepted
  * (a client that fetched it just before the turn is not refused at once).
+ * The secret may be a function, for a secret replicas share through a store that
+ * can change it: its answer is read on every use, and a new one takes effect at once.
  */
 export class NonceSource {
-  readonly #secret: Buffer
+  readonly #secretOf: () => string
   readonly #rotation: number
+  #secret = ''
   #period = -1
   #current = ''
   #previous = ''
 
   /** `rotation` in ms. */
-  constructor (secret: string | undefined, rotation: number) {
-    this.#secret = secret === undefined ? randomBytes(32) : Buffer.from(secret)
+  constructor (secret: string | (() => string) | undefined, rotation: number) {
+    if (typeof secret === 'function') {
+      this.#secretOf = secret
+    } else {
+      const fixed = secret ?? randomBytes(32).toString('base64url')
+      this.#secretOf = () => fixed
+    }
     this.#rotation = rotation
   }
 
@@ -32,13 +40,15 @@ export class NonceSource {
 
   #turn (): void {
     const period = Math.floor(Date.now() / this.#rotation)
-    if (period === this.#period) return
-    this.#previous = period === this.#period + 1 ? this.#current : this.#nonceOf(period - 1)
-    this.#current = this.#nonceOf(period)
+    const secret = this.#secretOf()
+    if (period === this.#period && secret === this.#secret) return
+    this.#previous = period === this.#period + 1 && secret === this.#secret ? this.#current : this.#nonceOf(period - 1, secret)
+    this.#secret = secret
+    this.#current = this.#nonceOf(period, secret)
     this.#period = period
   }
 
-  #nonceOf (period: number): string {
-    return createHmac('sha256', this.#secret).update(`dpop-nonce:${period}`).digest('base64url')
+  #nonceOf (period: number, secret: string): string {
+    return createHmac('sha256', secret).update(`dpop-nonce:${period}`).digest('base64url')
   }
 }

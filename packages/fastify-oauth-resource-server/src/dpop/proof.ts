@@ -35,9 +35,10 @@ export type ProofRejection = keyof typeof ProofRejections
 
 /**
  * A proof the request passes, or why not: a rejection, a nonce to ask for, or a
- * replay cache that cannot take it (full, or not answering): never accepted unchecked.
+ * replay cache that cannot take it (full, full for this key, reset since the proof
+ * was made, or not answering): never accepted unchecked.
  */
-export type ProofVerdict = 'valid' | ProofRejection | 'useNonce' | 'full' | 'unavailable'
+export type ProofVerdict = 'valid' | ProofRejection | 'useNonce' | 'full' | 'keyFull' | 'reset' | 'unavailable'
 
 export interface ProofContext {
   method: string
@@ -63,6 +64,8 @@ interface ProofKey {
   /** Its RFC 7638 thumbprint, once jose has computed it. */
   jkt: string | undefined
   thumbprint: Promise<string>
+  /** Set when read again; spares the key once when it comes up for eviction (second chance). */
+  used: boolean
 }
 
 const REJECTION_BY_CODE: Record<string, ProofRejection> = {
@@ -98,9 +101,22 @@ export function normalizeHtu (value: string): string | undefined {
  * these checks and the import; nothing from the payload is kept, and the signature
  * is still checked on every proof, by fast-jwt, which decodes the header again.
  * Throws fast-jwt's errors and PRIVATE_KEY.
+ *
+ * At most MAX_KEYS headers are remembered; a new one takes the place of the least
+ * recently used, approximately (CLOCK, as the token cache): a ring keeps headers in
+ * insertion order, a read sets the key's flag, and the insertion that needs a place
+ * walks the ring from its oldest header, clearing flags, to the first header not read
+ * since the walk last passed it. So a client sending unique headers only ever evicts
+ * headers nobody used, never a key that is in use. No Map entry is moved on a hit:
+ * V8 leaves a tombstone for each delete, which a delete + set on every hit would pile up.
+ * A walk clears at most one flag per header it passes (each set by a request), so it is
+ * O(1) amortised and never longer than the ring.
  */
 export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClaims: string[]) {
   const keys = new Map<string, ProofKey>()
+  const ring = new Array<string>(MAX_KEYS)
+  let head = 0
+  let filled = 0
   return {
     /** Keys remembered: at most MAX_KEYS. */
     get size (): number {
@@ -109,10 +125,30 @@ export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClai
     read
   }
 
+  function remember (header: string, proofKey: ProofKey): void {
+    if (filled < MAX_KEYS) {
+      ring[(head + filled++) % MAX_KEYS] = header
+    } else {
+      for (;;) {
+        const oldest = keys.get(ring[head] as string)
+        if (oldest?.used !== true) break
+        oldest.used = false
+        head = (head + 1) % MAX_KEYS
+      }
+      keys.delete(ring[head] as string)
+      ring[head] = header
+      head = (head + 1) % MAX_KEYS
+    }
+    keys.set(header, proofKey)
+  }
+
   function read (proof: string): ProofKey | ProofRejection {
     const end = proof.indexOf('.')
     const known = end === -1 ? undefined : keys.get(proof.slice(0, end))
-    if (known !== undefined) return known
+    if (known !== undefined) {
+      known.used = true
+      return known
+    }
     const { header } = decodeHeader(proof)
     const { alg, typ, jwk } = header
     if (typeof typ !== 'string' || typ.toLowerCase().replace(/^application\//, '') !== 'dpop+jwt') return 'type'
@@ -124,12 +160,9 @@ export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClai
     if (key.type !== 'public') throw PRIVATE_KEY
     const pem = key.export({ type: 'spki', format: 'pem' }) as string
     const verify = createVerifier({ key: pem, algorithms: [alg as 'ES256'], checkTyp: 'dpop+jwt', requiredClaims, complete: true, cache: false })
-    const proofKey: ProofKey = { verify: verify as unknown as ProofKey['verify'], jkt: undefined, thumbprint: thumbprintOf(jwk as JWK) }
+    const proofKey: ProofKey = { verify: verify as unknown as ProofKey['verify'], jkt: undefined, thumbprint: thumbprintOf(jwk as JWK), used: false }
     proofKey.thumbprint.then(jkt => { proofKey.jkt = jkt }, () => {})
-    if (end <= MAX_REMEMBERED_HEADER) {
-      if (keys.size >= MAX_KEYS) keys.clear()
-      keys.set(proof.slice(0, end), proofKey)
-    }
+    if (end <= MAX_REMEMBERED_HEADER) remember(proof.slice(0, end), proofKey)
     return proofKey
   }
 }
@@ -151,14 +184,14 @@ export function createProofVerifier (options: ResolvedDpopOptions) {
   const proofKeys = createProofKeyReader(new Set<string>(algorithms), ['jti', 'htm', 'htu', 'iat'])
 
   /** The binding to the token, the nonce and the replay cache, once the key's thumbprint is known. */
-  function bindAndRemember (jkt: string, payload: Record<string, unknown>, context: ProofContext, ttl: number): ProofVerdict | Promise<ProofVerdict> {
+  function bindAndRemember (jkt: string, payload: Record<string, unknown>, context: ProofContext, ttl: number, acceptableFrom: number): ProofVerdict | Promise<ProofVerdict> {
     if (jkt !== context.jkt) return 'keyBinding'
     if (nonce !== undefined && !nonce.accepts(payload.nonce)) return 'useNonce'
     // Keyed by the key as well, so no client can burn another's jti.
     const id = hash('sha256', `${jkt}:${payload.jti as string}`, 'base64url')
     let seen: ReturnType<typeof replayCache.remember>
     try {
-      seen = replayCache.remember(id, ttl)
+      seen = replayCache.remember(id, ttl, jkt, acceptableFrom)
     } catch {
       return 'unavailable'
     }
@@ -199,8 +232,10 @@ export function createProofVerifier (options: ResolvedDpopOptions) {
     if (acceptedUntil < now) return 'stale'
     if (ath !== hash('sha256', context.accessToken, 'base64url')) return 'accessTokenHash'
     const ttl = Math.max(1, acceptedUntil - now)
-    if (proofKey.jkt !== undefined) return bindAndRemember(proofKey.jkt, payload, context, ttl)
-    return proofKey.thumbprint.then(jkt => bindAndRemember(jkt, payload, context, ttl), () => 'malformed' as const)
+    // The earliest a server (with the same tolerance) could have accepted this proof.
+    const acceptableFrom = iat * 1000 - clockTolerance
+    if (proofKey.jkt !== undefined) return bindAndRemember(proofKey.jkt, payload, context, ttl, acceptableFrom)
+    return proofKey.thumbprint.then(jkt => bindAndRemember(jkt, payload, context, ttl, acceptableFrom), () => 'malformed' as const)
   }
 }
 
@@ -209,6 +244,8 @@ function verdictOf (seen: ReplayVerdict): ProofVerdict {
     case 'fresh': return 'valid'
     case 'replayed': return 'replayed'
     case 'full': return 'full'
+    case 'keyFull': return 'keyFull'
+    case 'reset': return 'reset'
     default: return 'unavailable'
   }
 }

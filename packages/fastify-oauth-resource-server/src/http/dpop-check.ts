@@ -1,14 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { channels, type DpopReplayMessage } from '../diagnostics/channels.js'
 import { resolveDpopOptions, DPOP_MODES } from '../dpop/options.js'
-import { createProofVerifier, normalizeHtu, type ProofVerdict } from '../dpop/proof.js'
+import { createProofVerifier, type ProofVerdict } from '../dpop/proof.js'
 import type { DpopMode, DpopOptions } from '../dpop/types.js'
 import type { AccessTokenClaims } from '../types.js'
 import type { Credential } from './credentials.js'
-import { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, UseDpopNonceError, createChallengeFitter } from './dpop-errors.js'
+import { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, TooManyDpopProofsError, UseDpopNonceError, createChallengeFitter } from './dpop-errors.js'
+import { createHtuList } from './dpop-htu.js'
 import { InvalidTokenError, type AuthError } from './errors.js'
 
-// Seconds a client should wait after the replay cache could not answer.
+// Seconds a client should wait after the replay cache could not answer, or refused its key.
 const RETRY_AFTER = 1
 const REPLAY: DpopReplayMessage = Object.freeze({ reason: 'replay' })
 
@@ -22,8 +23,21 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
   const options = resolveDpopOptions(opts)
   const { origins, nonce } = options
   const verifyProof = origins === undefined ? undefined : createProofVerifier(options)
+  const urlsOf = createHtuList(origins ?? [], options.trustedProxy)
+  // After the shared replay cache lost its memory, a proof is taken once its iat is past
+  // the moment that was noticed plus the clock tolerance: a new proof made then.
+  const retryAfterReset = Math.ceil(options.clockTolerance / 1000) + 1
   const { algs, fit } = createChallengeFitter(realm, options.algorithms)
   let routesOverride = false
+
+  const { replayCache } = options
+  if (verifyProof !== undefined && replayCache?.ready !== undefined) {
+    fastify.addHook('onReady', async () => {
+      try {
+        await replayCache.ready?.()
+      } catch {}
+    })
+  }
 
   fastify.addHook('onRoute', route => {
     const mode = (route.config as { dpop?: unknown } | undefined)?.dpop
@@ -37,25 +51,6 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
     routesOverride = true
   })
 
-  /** The htu values a proof for this request may name. */
-  function urlsOf (request: FastifyRequest): string[] {
-    const query = request.url.indexOf('?')
-    const path = query === -1 ? request.url : request.url.slice(0, query)
-    // An absolute-form request target (GET http://host/…) names its own host: never trusted.
-    if (!path.startsWith('/')) return []
-    if (origins === 'forwarded') {
-      const url = normalizeHtu(`${request.protocol}://${request.host}${path}`)
-      return url === undefined ? [] : [url]
-    }
-    // The configured origins are normalised already, and a path parses alike under each: parsed once.
-    const configured = origins as readonly string[]
-    const first = configured[0] as string
-    const url = normalizeHtu(first + path)
-    if (url === undefined || !url.startsWith(`${first}/`)) return []
-    const pathname = url.slice(first.length)
-    return configured.map(origin => origin + pathname)
-  }
-
   /** The proof's verdict as the request's answer. */
   function answer (verdict: ProofVerdict, reply: FastifyReply, settle: (error: AuthError | null) => void): void {
     switch (verdict) {
@@ -63,8 +58,10 @@ export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | un
         if (nonce !== undefined) reply.header('dpop-nonce', nonce.current())
         return settle(null)
       case 'useNonce': return settle(new UseDpopNonceError(realm, algs, (nonce as NonNullable<typeof nonce>).current()))
-      case 'full': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, true))
-      case 'unavailable': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, false))
+      case 'full': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, 'dpop_replay_cache_full'))
+      case 'reset': return settle(new ReplayCacheUnavailableError(retryAfterReset, 'dpop_replay_cache_reset'))
+      case 'unavailable': return settle(new ReplayCacheUnavailableError(RETRY_AFTER, 'dpop_replay_cache_unavailable'))
+      case 'keyFull': return settle(new TooManyDpopProofsError(RETRY_AFTER))
       case 'replayed':
         if (channels.dpopReplay.hasSubscribers) channels.dpopReplay.publish(REPLAY)
         return settle(new InvalidDpopProofError(realm, algs, verdict))

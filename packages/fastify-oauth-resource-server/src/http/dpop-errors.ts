@@ -52,14 +52,28 @@ export class DpopRequiredError extends AuthError {
   }
 }
 
-/** The replay cache cannot take the proof now (full, or its store not answering): refused, never accepted unchecked. */
+/**
+ * The replay cache cannot take the proof now: full, its shared store lost its memory
+ * since the proof could have been accepted (reset: a new proof is taken after
+ * Retry-After), or its store not answering. Refused, never accepted unchecked.
+ */
 export class ReplayCacheUnavailableError extends AuthError {
   readonly statusCode = 503
   readonly code = 'FST_AUTH_REPLAY_CACHE_UNAVAILABLE'
-  readonly reason: string
-  constructor (retryAfterSeconds: number, full: boolean) {
+  readonly reason: 'dpop_replay_cache_full' | 'dpop_replay_cache_reset' | 'dpop_replay_cache_unavailable'
+  constructor (retryAfterSeconds: number, reason: ReplayCacheUnavailableError['reason']) {
     super('DPoP proofs cannot be checked right now; try again later', { 'retry-after': String(retryAfterSeconds) })
-    this.reason = full ? 'dpop_replay_cache_full' : 'dpop_replay_cache_unavailable'
+    this.reason = reason
+  }
+}
+
+/** The proof's key holds its whole share of the replay cache: this key's proofs wait, others still fit. */
+export class TooManyDpopProofsError extends AuthError {
+  readonly statusCode = 429
+  readonly code = 'FST_AUTH_TOO_MANY_DPOP_PROOFS'
+  readonly reason = 'dpop_replay_cache_key_full'
+  constructor (retryAfterSeconds: number) {
+    super('Too many DPoP proofs with this key; try again later', { 'retry-after': String(retryAfterSeconds) })
   }
 }
 

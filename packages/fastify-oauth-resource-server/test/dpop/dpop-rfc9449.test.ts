@@ -373,20 +373,99 @@ t.test('with nonces on, a proof without the current nonce gets use_dpop_nonce an
   t.equal(retry.headers['dpop-nonce'], nonce)
 })
 
-t.test('with trustProxy and origin \'forwarded\', htu is checked against the forwarded scheme and host', async t => {
+for (const fastifyTrustProxy of [false, true]) {
+  t.test(`origin 'forwarded' takes the origin a trusted proxy forwards, never a client's own Host or X-Forwarded-Host (Fastify trustProxy ${fastifyTrustProxy})`, async t => {
+    const idp = await idpFor(t)
+    // Fastify's own setting does not matter: the plugin decides by dpop.trustProxy alone.
+    const app = Fastify({ trustProxy: fastifyTrustProxy })
+    t.teardown(() => app.close())
+    await app.register(auth, { issuer: idp.issuer, audience: idp.audience, dpop: { mode: 'allowed', origin: ['http://127.0.0.1:8080', 'forwarded'], trustProxy: '10.0.0.0/8' } })
+    app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
+    await app.ready()
+    const holder = await createHolder()
+    const token = idp.sign({ cnf: { jkt: holder.jkt } })
+    const send = async (htu: string, headers: Record<string, string>, remoteAddress: string) =>
+      (await app.inject({ url: '/me', remoteAddress, headers: { ...headers, ...dpop(token, await makeProof(holder, { htu, token })) } })).statusCode
+    const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' }
+
+    t.equal(await send('https://api.example.com/me', proxied, '10.1.2.3'), 200, 'through the trusted proxy')
+    t.equal(await send('https://API.example.com:443/me', proxied, '10.1.2.3'), 200, 'compared normalised')
+    t.equal(await send('http://localhost/me', proxied, '10.1.2.3'), 401, 'through the proxy, another origin')
+    t.equal(await send('http://127.0.0.1:8080/me', {}, '127.0.0.1'), 200, 'a direct client naming the configured origin')
+    // The attacks: a client that is not the proxy names its own origin.
+    t.equal(await send('http://evil.example/me', { host: 'evil.example' }, '127.0.0.1'), 401, 'a direct client\'s Host')
+    t.equal(await send('https://evil.example/me', { host: 'evil.example', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }, '127.0.0.1'), 401, 'a direct client\'s X-Forwarded-*')
+    t.equal(await send('https://api.example.com/me', proxied, '127.0.0.1'), 401, 'the proxy\'s values, sent by someone else')
+    // From the proxy, the origin is its X-Forwarded-Host only, never the Host it passed on.
+    t.equal(await send('http://evil.example/me', { host: 'evil.example' }, '10.1.2.3'), 401, 'the proxy without X-Forwarded-Host')
+    t.equal(await send('https://evil.example/me', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example/me?' }, '10.1.2.3'), 401, 'a forwarded host that is not a host')
+  })
+}
+
+t.test('origin \'forwarded\' with trustProxy true, a list or a function: the same peer test', async t => {
   const idp = await idpFor(t)
-  const app = Fastify({ trustProxy: true })
-  t.teardown(() => app.close())
-  await app.register(auth, { issuer: idp.issuer, audience: idp.audience, dpop: { mode: 'allowed', origin: 'forwarded' } })
-  app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
-  await app.ready()
   const holder = await createHolder()
   const token = idp.sign({ cnf: { jkt: holder.jkt } })
-  const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' }
-  const ok = await app.inject({ url: '/me', headers: { ...proxied, ...dpop(token, await makeProof(holder, { htu: 'https://api.example.com/me', token })) } })
-  t.equal(ok.statusCode, 200)
-  const other = await app.inject({ url: '/me', headers: { ...proxied, ...dpop(token, await makeProof(holder, { htu: 'http://localhost/me', token })) } })
-  t.equal(other.statusCode, 401)
+  const settings: Array<DpopOptions['trustProxy']> = [true, ['10.0.0.0/8'], (address: string) => address.startsWith('10.')]
+  for (const trustProxy of settings) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(auth, { issuer: idp.issuer, audience: idp.audience, dpop: { mode: 'allowed', origin: 'forwarded', trustProxy } })
+    app.get('/me', { onRequest: app.authenticate }, async () => ({ ok: true }))
+    const res = await app.inject({ url: '/me', remoteAddress: '10.0.0.1', headers: { 'x-forwarded-host': 'api.example.com', ...dpop(token, await makeProof(holder, { htu: 'http://api.example.com/me', token })) } })
+    t.equal(res.statusCode, 200, String(trustProxy))
+  }
+})
+
+t.test('one key that has used its share of the replay cache gets 429; every other key\'s proofs are still accepted', async t => {
+  const { app, idp, holder, token } = await setup(t, { replayCacheSize: 50 })
+  const statuses: number[] = []
+  for (let i = 0; i < 50; i++) statuses.push((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).statusCode)
+  t.same(statuses, [...Array(5).fill(200), ...Array(45).fill(429)], 'a tenth of 50, then refused')
+  const refused = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })
+  t.equal(refused.headers['retry-after'], '1')
+  t.match(refused.json(), { code: 'FST_AUTH_TOO_MANY_DPOP_PROOFS' })
+  for (let i = 0; i < 9; i++) {
+    const other = await createHolder()
+    const otherToken = idp.sign({ sub: `client-${i}`, cnf: { jkt: other.jkt } })
+    t.equal((await app.inject({ url: '/me', headers: dpop(otherToken, await makeProof(other, { htu: ME, token: otherToken })) })).statusCode, 200, `client ${i}`)
+  }
+})
+
+t.test('replayCachePerKey sets one key\'s share', async t => {
+  const { app, holder, token } = await setup(t, { replayCacheSize: 50, replayCachePerKey: 2 })
+  const statuses: number[] = []
+  for (let i = 0; i < 3; i++) statuses.push((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).statusCode)
+  t.same(statuses, [200, 200, 429])
+})
+
+t.test('a replay cache that answers reset refuses the proof with 503 and a Retry-After past the clock tolerance', async t => {
+  const { app, holder, token } = await setup(t, { clockTolerance: 5, replayCache: { remember: async () => 'reset' as const } })
+  const res = await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '6')
+})
+
+t.test('the replay cache is told the proof\'s key and the earliest moment it could have been accepted', async t => {
+  const calls: unknown[][] = []
+  const { app, holder, token } = await setup(t, { clockTolerance: 5, replayCache: { remember: (...args) => { calls.push(args); return 'fresh' } } })
+  const iat = Math.floor(Date.now() / 1000)
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, claims: { iat } })) })).statusCode, 200)
+  t.equal(calls.length, 1)
+  t.match(calls[0], [String, Number, holder.jkt, iat * 1000 - 5000])
+})
+
+t.test('a nonce secret given as a function is read on every use: a new secret takes effect at once', async t => {
+  let secret = 'the first secret, sixteen+'
+  const { app, holder, token } = await setup(t, { nonce: { secret: () => secret } })
+  const nonceOf = async () => (await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token })) })).headers['dpop-nonce'] as string
+  const first = await nonceOf()
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, claims: { nonce: first } })) })).statusCode, 200)
+  secret = 'another secret, sixteen+'
+  const second = await nonceOf()
+  t.not(second, first)
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, claims: { nonce: first } })) })).statusCode, 401, 'the old secret\'s nonce')
+  t.equal((await app.inject({ url: '/me', headers: dpop(token, await makeProof(holder, { htu: ME, token, claims: { nonce: second } })) })).statusCode, 200)
 })
 
 t.test('RFC 9728 metadata announces DPoP algorithms and whether bound tokens are required', async t => {
@@ -404,6 +483,12 @@ t.test('bad dpop options stop registration with a message naming the option', as
     [{ mode: 'allowed', origin: ORIGIN, algorithms: ['HS256' as 'ES256'] }, /option dpop.algorithms has "HS256"/],
     [{ mode: 'allowed', origin: ORIGIN, maxAge: 60_000 }, /option dpop.maxAge is in seconds: at most 600, got 60000 \(in ms\? then write 60\)/],
     [{ mode: 'allowed', origin: ORIGIN, replayCacheSize: 0 }, /option dpop.replayCacheSize/],
+    [{ mode: 'allowed', origin: ORIGIN, replayCacheSize: 10, replayCachePerKey: 11 }, /option dpop.replayCachePerKey must be an integer from 1 to replayCacheSize \(10\)/],
+    [{ mode: 'allowed', origin: 'forwarded' }, /option dpop.origin 'forwarded' needs dpop.trustProxy/],
+    [{ mode: 'allowed', origin: [ORIGIN, 'forwarded'] }, /option dpop.origin 'forwarded' needs dpop.trustProxy/],
+    [{ mode: 'allowed', origin: ORIGIN, trustProxy: true }, /option dpop.trustProxy is only used with origin 'forwarded'/],
+    [{ mode: 'allowed', origin: 'forwarded', trustProxy: 1 as unknown as true }, /option dpop.trustProxy must be true, addresses\/CIDRs .*a hop count cannot tell a proxy from a client/],
+    [{ mode: 'allowed', origin: 'forwarded', trustProxy: 'not an address' }, /option dpop.trustProxy has an address proxy-addr cannot read/],
     [{ mode: 'allowed', origin: ORIGIN, nonce: { secret: 'short' } }, /option dpop.nonce.secret/]
   ]
   for (const [dpopOptions, message] of cases) {

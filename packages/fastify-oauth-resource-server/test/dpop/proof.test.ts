@@ -70,6 +70,25 @@ t.test('a flood of fresh keys never grows the remembered keys past MAX_KEYS, and
   t.equal((await keyOf(reader, holder)).jkt, holder.jkt)
 })
 
+t.test('a flood of unique headers evicts the least recently used keys, never a key in use', async t => {
+  const reader = createReader()
+  const busy = await createHolder()
+  const busyProof = await makeProof(busy, { htu: HTU })
+  const first = reader.read(busyProof)
+  // The attacker's headers: one key under endless kid values, each header new. Only the
+  // header is read here, so the payload and signature need not be real.
+  const attacker = await createHolder('EdDSA')
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  for (let i = 0; i < 3 * MAX_KEYS; i++) {
+    reader.read(`${part({ typ: 'dpop+jwt', alg: 'EdDSA', jwk: { ...attacker.jwk, kid: `k${i}` } })}.e30.x`)
+    // The busy client sends a proof now and then, far less often than the flood turns the cache over.
+    if (i % (MAX_KEYS / 4) === 0) t.equal(reader.read(busyProof), first, `still remembered after ${i} unique headers`)
+    if (reader.size > MAX_KEYS) return t.fail(`${reader.size} keys remembered`)
+  }
+  t.equal(reader.read(busyProof), first, 'the busy client\'s key survived the flood')
+  t.equal(reader.size, MAX_KEYS)
+})
+
 t.test('a header too long to remember is read on every proof, and not kept', async t => {
   const reader = createReader()
   const holder = await createHolder()

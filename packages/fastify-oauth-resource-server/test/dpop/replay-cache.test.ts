@@ -33,3 +33,29 @@ t.test('expired ids make room, and an id may be used again once it could no long
 t.test('a size below 1 is refused', async t => {
   t.throws(() => new MemoryReplayCache(0), /max must be an integer ≥ 1/)
 })
+
+t.test('one key cannot fill the cache: past its share only its own proofs are refused (keyFull), others still fit', async t => {
+  const cache = new MemoryReplayCache(100)
+  const verdicts = Array.from({ length: 100 }, (_, i) => cache.remember(`greedy-${i}`, 60_000, 'greedy'))
+  t.equal(verdicts.filter(v => v === 'fresh').length, 10, 'a tenth by default')
+  t.equal(verdicts.filter(v => v === 'keyFull').length, 90)
+  t.equal(cache.heldBy('greedy'), 10)
+  t.equal(cache.size, 10, 'refused ids are not kept')
+  for (let i = 0; i < 9; i++) t.equal(cache.remember(`other-${i}`, 60_000, `key-${i}`), 'fresh', `key-${i}`)
+})
+
+t.test('a key\'s share comes back as its ids expire', async t => {
+  const cache = new MemoryReplayCache(100, 2)
+  t.equal(cache.remember('a', 1, 'k'), 'fresh')
+  t.equal(cache.remember('b', 60_000, 'k'), 'fresh')
+  t.equal(cache.remember('c', 60_000, 'k'), 'keyFull')
+  await tick(5)
+  t.equal(cache.remember('c', 60_000, 'k'), 'fresh', 'a expired: k holds one again')
+  t.equal(cache.heldBy('k'), 2)
+  t.equal(cache.remember('b', 60_000, 'k'), 'replayed', 'a replay is still a replay')
+})
+
+t.test('a share below 1 or above the size is refused', async t => {
+  t.throws(() => new MemoryReplayCache(10, 0), /perKey must be an integer from 1 to max/)
+  t.throws(() => new MemoryReplayCache(10, 11), /perKey must be an integer from 1 to max/)
+})
