@@ -68,7 +68,7 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   // @fastify/jwt declares `claims` itself unless another @fastify/jwt registered first.
   if (!fastify.hasRequestDecorator('claims')) fastify.decorateRequest('claims', null)
 
-  const dpop = createDpopStep(fastify, opts.dpop, realm)
+  const dpop = createDpopStep(fastify, options.dpop, realm)
 
   const annotate = options.resourceMetadataScopes === undefined
     ? (error: AuthError) => error

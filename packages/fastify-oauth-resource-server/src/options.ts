@@ -1,5 +1,7 @@
 import { SUPPORTED_ALGORITHMS, type Algorithm, type AuthOptions, type IntrospectionOptions, type IssuerOptions } from './types.js'
 import { parseProviderUrl, withoutTrailingSlash } from './keys/provider-url.js'
+import { optionChecks } from './option-checks.js'
+import { resolveDpopOptions, type ResolvedDpopOptions } from './dpop/options.js'
 
 /** Introspection settings; durations in ms. */
 export interface ResolvedIntrospection {
@@ -42,6 +44,7 @@ export interface ResolvedOptions {
   staleIfError: number
   maxResponseBytes: number
   tokenCacheSize: number
+  dpop: ResolvedDpopOptions
 }
 
 // In seconds.
@@ -51,22 +54,7 @@ const DAY = 24 * HOUR
 
 /** Checks the plugin's options and fills in defaults; throws naming the bad option. */
 export function resolveOptions (options: AuthOptions): ResolvedOptions {
-  const fail = (option: string, problem: string): never => {
-    throw new Error(`auth plugin: option ${option} ${problem}`)
-  }
-
-  const number = (option: string, value: number | undefined, fallback: number, min: number): number => {
-    if (value === undefined) return fallback
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) fail(option, `must be a number ≥ ${min}`)
-    return value
-  }
-  // Durations are in seconds, everywhere. A value past the bound is most likely in ms:
-  // the message gives the number meant.
-  const seconds = (option: string, value: number | undefined, fallback: number, min: number, max: number): number => {
-    const checked = number(option, value, fallback, min)
-    if (checked > max) fail(option, `is in seconds: at most ${max}, got ${checked} (in ms? then write ${checked / 1000})`)
-    return checked * 1000
-  }
+  const { fail, number, seconds } = optionChecks('auth plugin: option ')
 
   // An optional https URL (http only on loopback), as its href.
   const optionalUrl = (option: string, value: string | undefined): string | undefined => {
@@ -180,7 +168,8 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     fetchTimeout: seconds('keys.fetchTimeout', keys.fetchTimeout, 5, 0.001, MINUTE),
     staleIfError: seconds('keys.staleIfError', keys.staleIfError, DAY, 0, 7 * DAY),
     maxResponseBytes: number('keys.maxResponseBytes', keys.maxResponseBytes, 512 * 1024, 1024),
-    tokenCacheSize: Math.floor(number('tokenCacheSize', options.tokenCacheSize, 20_000, 0))
+    tokenCacheSize: Math.floor(number('tokenCacheSize', options.tokenCacheSize, 20_000, 0)),
+    dpop: resolveDpopOptions(options.dpop)
   }
 }
 

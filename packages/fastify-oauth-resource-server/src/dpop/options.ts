@@ -1,4 +1,5 @@
 import proxyAddr from '@fastify/proxy-addr'
+import { optionChecks, type Fail } from '../option-checks.js'
 import { defaultPerKey, MemoryReplayCache, type ReplayCache } from './replay-cache.js'
 import { NonceSource } from './nonce.js'
 import { DPOP_ALGORITHMS, type DpopAlgorithm, type DpopMode, type DpopOptions } from './types.js'
@@ -24,21 +25,12 @@ const DEFAULT_ALGORITHMS: DpopAlgorithm[] = ['ES256', 'EdDSA', 'RS256', 'PS256']
 
 /** Checks the `dpop` options and fills in defaults; throws naming the bad option. */
 export function resolveDpopOptions (options: DpopOptions | undefined): ResolvedDpopOptions {
-  const fail = (option: string, problem: string): never => {
-    throw new Error(`auth plugin: option dpop.${option} ${problem}`)
-  }
+  const { fail, seconds } = optionChecks('auth plugin: option dpop.')
   const dpop = options ?? {}
   if (typeof dpop !== 'object' || dpop === null) fail('', 'must be an object')
 
   const mode = dpop.mode ?? 'off'
   if (!DPOP_MODES.includes(mode)) fail('mode', `must be one of ${DPOP_MODES.join(', ')}; got ${JSON.stringify(mode)}`)
-
-  const seconds = (option: string, value: number | undefined, fallback: number, min: number, max: number): number => {
-    if (value === undefined) return fallback * 1000
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) fail(option, `must be a number ≥ ${min}`)
-    if (value > max) fail(option, `is in seconds: at most ${max}, got ${value} (in ms? then write ${value / 1000})`)
-    return value * 1000
-  }
 
   const algorithms = dpop.algorithms ?? DEFAULT_ALGORITHMS
   if (!Array.isArray(algorithms) || algorithms.length === 0) fail('algorithms', 'must be a non-empty array')
@@ -107,7 +99,7 @@ export function resolveDpopOptions (options: DpopOptions | undefined): ResolvedD
  * with proxy-addr as Fastify compiles its own (which it does not show to plugins).
  * Required with origin 'forwarded', refused without it.
  */
-function resolveTrustProxy (value: DpopOptions['trustProxy'], forwarded: boolean, fail: (option: string, problem: string) => never) {
+function resolveTrustProxy (value: DpopOptions['trustProxy'], forwarded: boolean, fail: Fail) {
   if (!forwarded) {
     if (value !== undefined) fail('trustProxy', 'is only used with origin \'forwarded\'')
     return undefined

@@ -3,6 +3,7 @@ import { createDecoder, createVerifier } from 'fast-jwt'
 import type { JWK } from 'jose'
 import type { ResolvedDpopOptions } from './options.js'
 import type { ReplayVerdict } from './replay-cache.js'
+import { normalizeMediaType } from '../media-type.js'
 
 // jose (46 modules) is loaded with the first proof key, not with the plugin: an app that
 // never receives a DPoP proof never loads it. The thumbprint is a promise either way.
@@ -151,7 +152,7 @@ export function createProofKeyReader (allowed: ReadonlySet<string>, requiredClai
     }
     const { header } = decodeHeader(proof)
     const { alg, typ, jwk } = header
-    if (typeof typ !== 'string' || typ.toLowerCase().replace(/^application\//, '') !== 'dpop+jwt') return 'type'
+    if (normalizeMediaType(typ) !== 'dpop+jwt') return 'type'
     if (typeof alg !== 'string' || !allowed.has(alg)) return 'algorithm'
     if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return 'malformed'
     if (PRIVATE_MEMBERS.some(member => Object.hasOwn(jwk, member))) throw PRIVATE_KEY

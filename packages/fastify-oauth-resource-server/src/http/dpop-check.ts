@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { channels, type DpopReplayMessage } from '../diagnostics/channels.js'
-import { resolveDpopOptions, DPOP_MODES } from '../dpop/options.js'
+import { DPOP_MODES, type ResolvedDpopOptions } from '../dpop/options.js'
 import { createProofVerifier, type ProofVerdict } from '../dpop/proof.js'
-import type { DpopMode, DpopOptions } from '../dpop/types.js'
+import type { DpopMode } from '../dpop/types.js'
 import type { AccessTokenClaims } from '../types.js'
 import type { Credential } from './credentials.js'
 import { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, TooManyDpopProofsError, UseDpopNonceError, createChallengeFitter } from './dpop-errors.js'
@@ -19,8 +19,7 @@ const REPLAY: DpopReplayMessage = Object.freeze({ reason: 'replay' })
  * a bound token (`cnf.jkt`) only with its proof, the proof checked on every request
  * (the token cache holds claims, never a proof's verdict).
  */
-export function createDpopStep (fastify: FastifyInstance, opts: DpopOptions | undefined, realm: string) {
-  const options = resolveDpopOptions(opts)
+export function createDpopStep (fastify: FastifyInstance, options: ResolvedDpopOptions, realm: string) {
   const { origins, nonce } = options
   const verifyProof = origins === undefined ? undefined : createProofVerifier(options)
   const urlsOf = createHtuList(origins ?? [], options.trustedProxy)

@@ -1,6 +1,6 @@
 import type { DpopMode } from '../dpop/types.js'
 import { ProofRejections, type ProofRejection } from '../dpop/proof.js'
-import { AuthError } from './errors.js'
+import { AuthError, challenge } from './errors.js'
 
 /**
  * RFC 9449 §7.1 errors and challenges. A DPoP challenge names the accepted proof
@@ -8,10 +8,9 @@ import { AuthError } from './errors.js'
  * challenges, the error on the one the client used.
  */
 
+/** A DPoP challenge: its parameters, then the accepted proof algorithms. */
 function dpopChallenge (realm: string, algs: string, params: Record<string, string> = {}): string {
-  let value = `DPoP realm="${realm}"`
-  for (const [name, param] of Object.entries(params)) value += `, ${name}="${param}"`
-  return `${value}, algs="${algs}"`
+  return challenge('DPoP', realm, { ...params, algs })
 }
 
 /** The proof is missing, malformed, or fails a check of RFC 9449 §4.3. */

@@ -34,8 +34,9 @@ export abstract class AuthError extends Error {
   }
 }
 
-function challenge (realm: string, params: Record<string, string> = {}): string {
-  let value = `Bearer realm="${realm}"`
+/** A WWW-Authenticate challenge: the scheme, its realm, then each parameter quoted, in order (RFC 6750 §3, RFC 9449 §7.1). */
+export function challenge (scheme: 'Bearer' | 'DPoP', realm: string, params: Record<string, string> = {}): string {
+  let value = `${scheme} realm="${realm}"`
   for (const [name, param] of Object.entries(params)) value += `, ${name}="${param}"`
   return value
 }
@@ -46,7 +47,7 @@ export class MissingTokenError extends AuthError {
   readonly code = 'FST_AUTH_NO_TOKEN'
   readonly reason = 'missing_token'
   constructor (realm: string) {
-    super('Requires authentication', { 'www-authenticate': challenge(realm) })
+    super('Requires authentication', { 'www-authenticate': challenge('Bearer', realm) })
   }
 }
 
@@ -56,7 +57,7 @@ export class InvalidRequestError extends AuthError {
   readonly reason = 'invalid_request'
   constructor (realm: string, description: string) {
     super(description, {
-      'www-authenticate': challenge(realm, { error: 'invalid_request', error_description: description })
+      'www-authenticate': challenge('Bearer', realm, { error: 'invalid_request', error_description: description })
     }, 'invalid_request', description)
   }
 }
@@ -68,7 +69,7 @@ export class InvalidTokenError extends AuthError {
   /** `reason` names the rejection (`expired`, `audience`…); `description` is what the client reads. */
   constructor (realm: string, description: string, reason = 'invalid') {
     super(description, {
-      'www-authenticate': challenge(realm, { error: 'invalid_token', error_description: description })
+      'www-authenticate': challenge('Bearer', realm, { error: 'invalid_token', error_description: description })
     }, 'invalid_token', description)
     this.reason = reason
   }
@@ -81,7 +82,7 @@ export class InsufficientScopeError extends AuthError {
   constructor (realm: string, scopes: readonly string[]) {
     const description = 'The access token does not grant the required permission'
     super('Permission denied', {
-      'www-authenticate': challenge(realm, {
+      'www-authenticate': challenge('Bearer', realm, {
         error: 'insufficient_scope',
         error_description: description,
         scope: scopes.join(' ')

@@ -9,6 +9,7 @@ import { freezeClaims } from '../claims/claims.js'
 import { isRejection, type Rejection } from '../claims/rejections.js'
 import type { TokenCache } from './token-cache.js'
 import type { TrustedIssuer, TrustedIssuers } from './trusted-issuers.js'
+import { normalizeMediaType } from '../media-type.js'
 
 export interface TokenVerifierOptions {
   /** In ms. */
@@ -95,7 +96,7 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
     if (trusted === undefined) return answer('issuer')
     const { alg, typ, kid } = decoded.header
     if (typeof alg !== 'string' || !trusted.algorithms.has(alg as Algorithm)) return answer('algorithm')
-    if (typ === undefined ? requireAccessTokenType : !acceptedTypes.has(normalizeType(typ))) return answer('type')
+    if (typ === undefined ? requireAccessTokenType : !acceptedTypes.has(normalizeMediaType(typ))) return answer('type')
     if (!isUsableKid(kid)) return answer('kid')
     const verifying = request as VerifyingRequest
     verifying[kIssuer] = trusted
@@ -193,8 +194,4 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
       if (verdict !== undefined) settle(verdict)
     }
   }
-}
-
-function normalizeType (typ: unknown): string {
-  return typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : ''
 }

@@ -1,7 +1,14 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { MemoryReplayCache } from '../../src/index.js'
 
-const tick = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+/** The test's own clock: Date.now() stands still until the test moves it, however loaded the machine. */
+function fakeClock (t: Test) {
+  const real = Date.now
+  let now = real()
+  Date.now = () => now
+  t.teardown(() => { Date.now = real })
+  return { advance: (ms: number) => { now += ms } }
+}
 
 t.test('an id is fresh once, then replayed while its ttl runs', async t => {
   const cache = new MemoryReplayCache(10)
@@ -20,10 +27,11 @@ t.test('when full of live ids, a new id is refused (full), never an old one forg
 })
 
 t.test('expired ids make room, and an id may be used again once it could no longer be accepted', async t => {
+  const clock = fakeClock(t)
   const cache = new MemoryReplayCache(2)
   t.equal(cache.remember('a', 1), 'fresh')
   t.equal(cache.remember('b', 60_000), 'fresh')
-  await tick(5)
+  clock.advance(5)
   t.equal(cache.remember('c', 60_000), 'fresh', 'a expired: its slot is reused')
   t.equal(cache.size, 2)
   t.equal(cache.remember('d', 60_000), 'full')
@@ -45,11 +53,12 @@ t.test('one key cannot fill the cache: past its share only its own proofs are re
 })
 
 t.test('a key\'s share comes back as its ids expire', async t => {
+  const clock = fakeClock(t)
   const cache = new MemoryReplayCache(100, 2)
   t.equal(cache.remember('a', 1, 'k'), 'fresh')
   t.equal(cache.remember('b', 60_000, 'k'), 'fresh')
   t.equal(cache.remember('c', 60_000, 'k'), 'keyFull')
-  await tick(5)
+  clock.advance(5)
   t.equal(cache.remember('c', 60_000, 'k'), 'fresh', 'a expired: k holds one again')
   t.equal(cache.heldBy('k'), 2)
   t.equal(cache.remember('b', 60_000, 'k'), 'replayed', 'a replay is still a replay')
