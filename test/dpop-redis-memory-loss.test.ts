@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import { createHolder, dpop, makeProof } from '../packages/fastify-oauth-resource-server/test/dpop/holder.js'
+import { createDpopHolder as createHolder, dpopHeaders as dpop, createDpopProof as makeProof } from 'fastify-oauth-resource-server/testing'
 import { requires } from './fixtures/requires.js'
 import { startRedis, untilAccepted, type RedisServer } from './fixtures/redis.js'
 import { build, envFor, idpFor } from './helper.js'

@@ -8,3 +8,5 @@ export type {
 } from './test-issuer.js'
 export { startIntrospectionServer } from './test-introspection.js'
 export type { IntrospectionFault, IntrospectionServer, IntrospectionServerOptions } from './test-introspection.js'
+export { accessTokenHash, createDpopHolder, createDpopProof, dpopHeaders } from './dpop-client.js'
+export type { DpopHolder, DpopProofParts } from './dpop-client.js'
