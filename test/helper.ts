@@ -18,7 +18,10 @@ export const TEST_SERVER = { pluginTimeout: 0 } as const
 export async function build (t: Test, env: Env, options: Omit<AppOptions, 'env'> = {}): Promise<FastifyInstance> {
   const server = Fastify(TEST_SERVER)
   t.teardown(() => server.close())
-  await server.register(app, { ...options, env })
+  // Key fetches get the longest timeout allowed unless the test sets one: a loaded machine can
+  // hold a loopback answer for seconds.
+  const keys = { fetchTimeout: 60, ...options.authOptions?.keys }
+  await server.register(app, { ...options, authOptions: { ...options.authOptions, keys }, env })
   await server.ready()
   return server
 }

@@ -5,9 +5,9 @@ import { createKeyPair, forgeToken, type Fault, type TestIssuer } from '../../sr
 import { bearer, buildBare, idpFor, sleep, testKeyPair, until, type LogRecord } from '../helper.js'
 
 // A short cooldown so the suite runs in seconds; the defaults are documented in the README.
-// The fetch timeout stays the default (5 s) wherever a fetch must succeed: a loaded machine
-// can take longer than a short one to answer on loopback. CUT_OFF is for a provider that
-// never answers, where the timeout firing is what is tested.
+// Where a fetch must succeed, buildBare's fetch timeout (60 s) applies: a loaded machine can
+// take longer than a short one to answer on loopback. CUT_OFF is for a provider that never
+// answers, where the timeout firing is what is tested.
 const FAST = { cooldown: 0.2, maxAge: 60 }
 const CUT_OFF = { ...FAST, fetchTimeout: 0.3 }
 const AFTER_COOLDOWN = FAST.cooldown * 1000 + 50
