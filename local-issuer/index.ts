@@ -45,6 +45,11 @@ export interface LocalIssuer {
 export async function startLocalIssuer ({ host, port, audience, clientOrigin, redirectUris, dataDir, log }: LocalIssuerOptions): Promise<LocalIssuer> {
   const { state, created } = await loadState(dataDir)
   const server = createServer()
+  // The API in this process fetches keys and introspects here over kept-alive sockets, and its
+  // fetch (undici) closes idle ones itself. An idle timeout on this side can close a socket just
+  // as the API reuses it after its event loop was busy for seconds, failing that call (ECONNRESET).
+  // Browsers close their idle sockets too, and close() ends every connection.
+  server.keepAliveTimeout = 0
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => resolve())

@@ -20,7 +20,10 @@ export async function build (t: Test, env: Env, options: Omit<AppOptions, 'confi
   const config = loadConfig(env)
   const server = Fastify(TEST_SERVER)
   t.teardown(() => server.close())
-  await server.register(app, { ...options, config })
+  // Key fetches get the longest timeout allowed unless the test sets one: a loaded machine can
+  // hold a loopback answer for seconds.
+  const keys = { fetchTimeout: 60, ...options.authOptions?.keys }
+  await server.register(app, { ...options, authOptions: { ...options.authOptions, keys }, config })
   await server.ready()
   return server
 }

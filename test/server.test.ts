@@ -33,7 +33,7 @@ function startServer (env: Record<string, string>) {
     }
     check()
     child.stdout.on('data', check)
-    exited.then(code => reject(new Error(`exited ${code} before printing ${pattern}: ${stderr}`)))
+    exited.then(code => reject(new Error(`exited ${code} before printing ${pattern}: ${stderr}${stdout.slice(-2000)}`)))
   })
   const listening = printed(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
   listening.catch(() => {}) // awaited only by the tests that expect a start

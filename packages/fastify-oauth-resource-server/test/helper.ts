@@ -34,7 +34,9 @@ export async function buildBare (t: Test, idp: TestIssuer, options: Partial<Auth
   // No plugin start-up limit: Fastify's 10 s measures a loaded machine; tap's timeout still stops a hang.
   const server = Fastify({ pluginTimeout: 0, ...(logs === undefined ? {} : { logger: { level: 'debug', stream: { write: (line: string) => logs.push(JSON.parse(line)) } } }) })
   t.teardown(() => server.close())
-  await server.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options })
+  // Key fetches get the longest timeout allowed unless the test sets one: a loaded machine can
+  // hold a loopback answer for seconds, and only a test of the timeout wants it short.
+  await server.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options, keys: { fetchTimeout: 60, ...options.keys } })
   server.get('/health/ready', async (request, reply) => reply.code(server.authStatus().keysLoaded ? 200 : 503).send())
   server.get('/me', { onRequest: server.authenticate }, async request => ({ sub: request.claims?.sub }))
   server.get('/admin', { onRequest: server.authenticate, preHandler: server.requireScopes('read:admin-messages') }, async () => ({ ok: true }))
