@@ -1,4 +1,3 @@
-import cors from '@fastify/cors'
 import fastifyRedis from '@fastify/redis'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -6,6 +5,7 @@ import { Redis } from 'ioredis'
 import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
+import preflight, { createCorsHeaders, type CorsOptions } from './plugins/cors.js'
 import type { DpopConfig } from './plugins/dpop-config.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
@@ -26,14 +26,15 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   // Loaded only when on: with metrics off, prom-client never loads.
   if (fastify.config.metrics !== undefined) await fastify.register(import('./plugins/metrics.js'))
 
-  await fastify.register(securityHeaders, SampleHeaders)
-  await fastify.register(cors, {
+  const corsOptions: CorsOptions = {
     origin: clientOrigin,
     methods: ['GET'],
     allowedHeaders: ['Authorization', 'Content-Type', 'DPoP'],
     exposedHeaders: ['WWW-Authenticate', 'DPoP-Nonce'],
-    maxAge: 86_400
-  })
+    maxAgeSeconds: 86_400
+  }
+  await fastify.register(securityHeaders, { ...SampleHeaders, staticHeaders: createCorsHeaders(corsOptions) })
+  await fastify.register(preflight, corsOptions)
 
   let trusted: Partial<Pick<AuthOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'issuers'>>
   let docsOptions: DocsOptions = {}
