@@ -4,6 +4,7 @@ import Fastify from 'fastify'
 import app from './app.js'
 import { ConfigError, resolveServerOptions } from './plugins/config.js'
 import { serializeRequest } from './plugins/log-redaction.js'
+import { deferredChildLogger } from './plugins/request-logger.js'
 import { createMetricsServer, METRICS_PATH } from './plugins/metrics-server.js'
 
 // The Auth0 samples keep their settings in .env; variables already set win.
@@ -34,6 +35,8 @@ const server = Fastify({
   // Credentials never reach the log: not the Authorization header, not a token in the query, and
   // not the raw bytes of a malformed request, which Fastify logs at trace as err.rawPacket.
   logger: { level, redact: ['req.headers.authorization', 'err.rawPacket'], serializers: { req: serializeRequest } },
+  // Each request's logger (with its reqId) is made when the request first logs, not for every request.
+  childLoggerFactory: deferredChildLogger,
   // Behind a TLS-terminating proxy, the scheme and host in challenges come from X-Forwarded-*.
   trustProxy,
   // Hello World clients send no bodies; keep what a request may cost small.
