@@ -1,5 +1,5 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
-import { createDecoder } from 'fast-jwt'
+import { createDecoder, createVerifier, TokenError, type VerifierOptions } from 'fast-jwt'
 import type { FastifyRequest } from 'fastify'
 import { IntrospectionUnavailable } from '../introspection/introspector.js'
 import { KeysUnavailable, type KeyRecord } from '../keys/key-store.js'
@@ -67,12 +67,23 @@ const REJECTION_BY_CODE: Record<string, Rejection> = {
   FAST_JWT_INVALID_PAYLOAD: 'malformed'
 }
 
+// @fastify/jwt's mapping of fast-jwt's errors (its `wrapError`): an expired token, and
+// one code for a bad key, signature or claim; other codes pass through as they are.
+const INVALID = Object.freeze({ code: 'FST_JWT_AUTHORIZATION_TOKEN_INVALID' })
+const AS_FASTIFY_JWT: Record<string, { code: string }> = {
+  [TokenError.codes.expired]: Object.freeze({ code: 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' }),
+  [TokenError.codes.invalidKey]: INVALID,
+  [TokenError.codes.invalidSignature]: INVALID,
+  [TokenError.codes.invalidClaimValue]: INVALID,
+  [TokenError.codes.missingRequiredClaim]: INVALID
+}
+
 /**
- * Verifies access tokens with @fastify/jwt (fast-jwt inside), its `secret`
- * callback fed by the key store. The callback returns the key's one PEM string,
- * so @fastify/jwt reuses one fast-jwt verifier per key; every policy lives in
- * its global `verify` options, and requests pass none (per-call options would
- * build a verifier per request).
+ * Verifies access tokens with @fastify/jwt's options and steps (fast-jwt inside), its
+ * `secret` callback fed by the key store: decode, pick the key, then the key's one
+ * fast-jwt verifier, built from @fastify/jwt's global `verify` options, where every
+ * policy lives. @fastify/jwt stays registered under its own namespace (`jwtOptions`);
+ * `verify` takes these steps itself, without its per-call option merging and waterfall.
  *
  * `verify` settles synchronously when the key is known (the hot path) and after
  * the key store's fetch when it is not. It never throws: every outcome is a Verdict.
@@ -83,6 +94,16 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
   const { introspecting } = issuers
   const acceptedTypes = new Set(requireAccessTokenType ? ['at+jwt'] : ['jwt', 'at+jwt'])
   const readPayload = createDecoder() as (token: string) => Record<string, unknown>
+  const decodeComplete = createDecoder({ complete: true }) as (token: string) => { header: Record<string, unknown>, payload: unknown }
+  // Per key, the fast-jwt verifier @fastify/jwt builds from its global options and the
+  // key's PEM, called directly: @fastify/jwt's per-call work around it (merging its
+  // options, its waterfall) cost more than what it checks.
+  const verifiers = new WeakMap<KeyRecord, (token: string) => AccessTokenClaims>()
+  const verifierOf = (key: KeyRecord) => {
+    let verifier = verifiers.get(key)
+    if (verifier === undefined) verifiers.set(key, verifier = createVerifier({ ...jwtOptions.verify as Partial<VerifierOptions>, key: key.pem }) as (token: string) => AccessTokenClaims)
+    return verifier
+  }
 
   /**
    * The checks that pick the key; a token failing them never reaches a key store. The
@@ -160,6 +181,17 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
     return claimType ? 'claimType' : 'signature'
   }
 
+  /** The key's verifier, its errors as @fastify/jwt hands them on (what `explain` reads). */
+  function verifyWith (token: string, key: KeyRecord, trusted: TrustedIssuer, id: string | undefined): Verdict {
+    let claims: AccessTokenClaims
+    try {
+      claims = verifierOf(key)(token)
+    } catch (error) {
+      return explain(AS_FASTIFY_JWT[String((error as { code?: unknown } | null)?.code)] ?? error, token, key, trusted)
+    }
+    return accept(claims, key, trusted, id)
+  }
+
   return {
     jwtOptions,
     /** Declares the per-request slots; call once, on the instance the plugin decorates. */
@@ -186,13 +218,17 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
       // so the route's own code runs with the usual stacks.
       let verdict: Verdict | undefined
       let sync = true
+      let answered = false
       const stackTraceLimit = Error.stackTraceLimit
       Error.stackTraceLimit = 0
       try {
-        verifying[VERIFY](undefined, (error, payload) => {
+        // As @fastify/jwt does: decode, `secret` picks the key, the key's verifier checks.
+        secret(request, decodeComplete(token), error => {
+          if (answered) return
+          answered = true
           const key = verifying[kKey]
           const trusted = verifying[kIssuer]
-          const settled = error ? explain(error, token, key, trusted) : accept(payload, key as KeyRecord, trusted as TrustedIssuer, id)
+          const settled = error ? explain(error, token, key, trusted) : verifyWith(token, key as KeyRecord, trusted as TrustedIssuer, id)
           if (sync) verdict = settled
           else settle(settled)
         })
