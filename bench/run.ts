@@ -102,6 +102,8 @@ async function compareTargets (idp: TestIssuer) {
 }
 
 function printSteal (steal: number) {
+  // A virtual machine's host can take CPU away ("steal"); above a few percent, timings are not comparable.
+  console.log(`CPU steal during the run: ${(steal * 100).toFixed(1)}% of the machine's time${steal > 0.03 ? ' (high: rerun for numbers worth comparing)' : ''}.`)
 }
 
 /** The service on its full setup: the table, the outage row, the opaque-token flood, forged against never-seen paired. */
