@@ -1,7 +1,6 @@
-import fastifyRedis from '@fastify/redis'
+import type {} from '@fastify/redis'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
 import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import config, { type ConfigOptions } from './plugins/config.js'
@@ -71,6 +70,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
 async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, redisUrl }: DpopConfig): Promise<DpopOptions> {
   let replayCache: DpopOptions['replayCache']
   if (redisUrl !== undefined && mode !== 'off') {
+    // Loaded only when used: ioredis and @fastify/redis hold tens of MB the service otherwise never needs.
+    const [{ Redis }, { default: fastifyRedis }] = await Promise.all([import('ioredis'), import('@fastify/redis')])
     // No offline queue: with Redis unreachable a check fails at once (503) instead of waiting.
     const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 })
     // Ours to close: QUIT cannot be sent while Redis is down, and shutting down then must not fail.
