@@ -1,11 +1,10 @@
-import cors from '@fastify/cors'
-import fastifyRedis from '@fastify/redis'
+import type {} from '@fastify/redis'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
 import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import type { Config, DpopConfig } from './config/index.js'
+import preflight, { createCorsHeaders, type CorsOptions } from './plugins/cors.js'
 import { createSharedNonceSecret } from './redis/nonce-secret.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
@@ -35,14 +34,15 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   // Loaded only when on: with metrics off, prom-client never loads.
   if (fastify.config.metrics !== undefined) await fastify.register(import('./plugins/metrics.js'))
 
-  await fastify.register(securityHeaders, SampleHeaders)
-  await fastify.register(cors, {
+  const corsOptions: CorsOptions = {
     origin: clientOrigin,
     methods: ['GET'],
     allowedHeaders: ['Authorization', 'Content-Type', 'DPoP'],
     exposedHeaders: ['WWW-Authenticate', 'DPoP-Nonce'],
-    maxAge: 86_400
-  })
+    maxAgeSeconds: 86_400
+  }
+  await fastify.register(securityHeaders, { ...SampleHeaders, staticHeaders: createCorsHeaders(corsOptions) })
+  await fastify.register(preflight, corsOptions)
 
   let trusted: Partial<Pick<AuthOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'issuers'>>
   let docsOptions: DocsOptions = {}
@@ -83,6 +83,8 @@ async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, tru
   let replayCache: DpopOptions['replayCache']
   let nonceOption: DpopOptions['nonce'] = nonce
   if (redisUrl !== undefined && mode !== 'off') {
+    // Loaded only when used: ioredis and @fastify/redis hold tens of MB the service otherwise never needs.
+    const [{ Redis }, { default: fastifyRedis }] = await Promise.all([import('ioredis'), import('@fastify/redis')])
     // No offline queue: with Redis unreachable a check fails at once (503) instead of waiting.
     const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 })
     const secret = nonce ? createSharedNonceSecret(client) : undefined

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import app from './app.js'
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.js'
+import { deferredChildLogger } from './logging/request-logger.js'
 import { serializeRequest } from './logging/redaction.js'
 import { createMetricsServer, METRICS_PATH } from './metrics/metrics-server.js'
 
@@ -30,6 +31,8 @@ const server = Fastify({
   // Credentials never reach the log: not the Authorization header, not a token in the query, and
   // not the raw bytes of a malformed request, which Fastify logs at trace as err.rawPacket.
   logger: { level: config.logLevel, redact: ['req.headers.authorization', 'err.rawPacket'], serializers: { req: serializeRequest } },
+  // Each request's logger (with its reqId) is made when the request first logs, not for every request.
+  childLoggerFactory: deferredChildLogger,
   // Behind a TLS-terminating proxy, the scheme and host in challenges come from X-Forwarded-*.
   trustProxy: config.trustProxy,
   // Hello World clients send no bodies; keep what a request may cost small.

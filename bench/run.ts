@@ -7,7 +7,7 @@
  * - `service`: the service's own table on its full setup (two issuers, introspection,
  *   DPoP, Redis): every workload between two runs of its no-auth public route;
  * - `metrics`: metrics on against off, paired.
- * BENCH_PAIR=a,b runs only that pair (see bench/README.md).
+ * BENCH_PAIR=a,b (several: `;` between pairs) runs only those pairs (see bench/README.md).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -33,9 +33,12 @@ const PAIRED_REQUESTS = 8_000
 const SECTIONS = ['targets', 'service', 'metrics'] as const
 const ONLY = process.env.BENCH_ONLY
 if (ONLY !== undefined && !(SECTIONS as readonly string[]).includes(ONLY)) throw new Error(`BENCH_ONLY is one of ${SECTIONS.join(', ')}`)
-const runs = (section: typeof SECTIONS[number]) => PAIR === undefined && (ONLY === undefined || ONLY === section)
-// One pair of targets to compare, paired, instead of the sections: `plugin,auth0-verify`.
-const PAIR = process.env.BENCH_PAIR === undefined ? undefined : parsePair(process.env.BENCH_PAIR)
+const runs = (section: typeof SECTIONS[number]) => PAIRS === undefined && (ONLY === undefined || ONLY === section)
+// Pairs of targets to compare, paired, instead of the sections: `plugin,auth0-verify;service,bare`.
+const PAIRS = process.env.BENCH_PAIR?.split(';').map(parsePair)
+// The table's targets (`service@/path/to/checkout`…): by default the four of this build. The
+// default pairs then compare the table's service and plugin.
+const TARGETS = (process.env.BENCH_TARGETS?.split(',') ?? TARGET_KINDS).map(parseTarget)
 // Metrics on against off: fresh pairs of servers (an even count: which starts first alternates),
 // recorded rounds per pair, requests of each kind per round.
 const METRICS_PAIRS = Number(process.env.BENCH_METRICS_PAIRS ?? 4)
@@ -63,7 +66,7 @@ if (!existsSync(serverPath)) {
 pin(process.pid, '1')
 const idp = await createTestIssuer()
 try {
-  if (PAIR !== undefined) await comparePair(idp, PAIR)
+  if (PAIRS !== undefined) await comparePairs(idp, PAIRS)
   if (runs('targets')) await compareTargets(idp)
   if (runs('service')) await benchService(idp)
   if (runs('metrics')) await compareMetrics(idp)
@@ -81,10 +84,12 @@ function mintTargetTokens (idp: TestIssuer): TargetTokens {
   }
 }
 
-async function comparePair (idp: TestIssuer, pair: [PairSide, PairSide]) {
+async function comparePairs (idp: TestIssuer, pairs: Array<[PairSide, PairSide]>) {
   const stealBefore = machineTicks()
-  const result = await runPair(idp, mintTargetTokens(idp), pair)
-  printPair(result)
+  const tokens = mintTargetTokens(idp)
+  const results = []
+  for (const pair of pairs) results.push(await runPair(idp, tokens, pair))
+  for (const result of results) printPair(result)
   printSteal(stealShare(stealBefore, machineTicks()))
 }
 
@@ -92,9 +97,14 @@ async function comparePair (idp: TestIssuer, pair: [PairSide, PairSide]) {
 async function compareTargets (idp: TestIssuer) {
   const stealBefore = machineTicks()
   const tokens = mintTargetTokens(idp)
-  const table = await runTable(idp, tokens, TARGET_KINDS.map(kind => parseTarget(kind)))
+  const table = await runTable(idp, tokens, TARGETS)
+  // Each kind named in a default pair stands for the table's target of that kind.
+  const ofKind = (side: PairSide): PairSide => ({ ...side, target: TARGETS.find(each => each.kind === side.target.kind) ?? side.target })
   const pairs = []
-  for (const spec of DEFAULT_PAIRS) pairs.push(await runPair(idp, tokens, parsePair(spec)))
+  for (const spec of DEFAULT_PAIRS) {
+    const [a, b] = parsePair(spec)
+    pairs.push(await runPair(idp, tokens, [ofKind(a), ofKind(b)]))
+  }
   printTargetTable(table)
   for (const pair of pairs) printPair(pair)
   printSteal(stealShare(stealBefore, machineTicks()))
@@ -102,6 +112,8 @@ async function compareTargets (idp: TestIssuer) {
 }
 
 function printSteal (steal: number) {
+  // A virtual machine's host can take CPU away ("steal"); above a few percent, timings are not comparable.
+  console.log(`CPU steal during the run: ${(steal * 100).toFixed(1)}% of the machine's time${steal > 0.03 ? ' (high: rerun for numbers worth comparing)' : ''}.`)
 }
 
 /** The service on its full setup: the table, the outage row, the opaque-token flood, forged against never-seen paired. */
@@ -141,6 +153,8 @@ async function benchService (idp: TestIssuer) {
       console.error(`repetition ${rep}/${REPETITIONS} done`)
     }
     const outage = await measureOutage(idp, port, server.pid!)
+    // The opaque flood (an introspection call a request) moves the peak the most: both are reported.
+    const rssBeforeFloodMb = peakRssMb(server.pid!)
     const flood = await measureOpaqueFlood(several.introspection, port, server.pid!)
     const rssMb = peakRssMb(server.pid!)
     const twinPort = await freePort()
@@ -148,7 +162,7 @@ async function benchService (idp: TestIssuer) {
     await waitUntilReady(twinPort)
     const servers = [{ port, pid: server.pid! }, { port: twinPort, pid: twin.pid! }]
     const forgedMinusNeverSeen = await measureForgedAgainstNeverSeen(servers, paired)
-    printTable(baselineRuns, samples, outage, rssMb)
+    printTable(baselineRuns, samples, outage, rssMb, rssBeforeFloodMb)
     printSteal(stealShare(stealBefore, machineTicks()))
     printOpaqueFlood(flood)
     printPaired(forgedMinusNeverSeen)
@@ -363,7 +377,7 @@ async function dpopClient (idp: TestIssuer, port: number): Promise<{ token: stri
   return { token, mint }
 }
 
-function printTable (baselineRuns: Sample[], samples: Map<string, PairedSample[]>, outage: Sample, rssMb: number) {
+function printTable (baselineRuns: Sample[], samples: Map<string, PairedSample[]>, outage: Sample, rssMb: number, rssBeforeFloodMb: number) {
   // The outage run follows the last repetition: compare it with the no-auth run just before it.
   const lastNoAuthUs = baselineRuns.at(-1)!.cpuUs
   const cell = (values: number[], digits = 0) => values.some(Number.isNaN)
@@ -385,7 +399,7 @@ function printTable (baselineRuns: Sample[], samples: Map<string, PairedSample[]
   }
   lines.push(row('forged tokens while the provider hangs', [outage], (outage.cpuUs / lastNoAuthUs).toFixed(2), (outage.cpuUs - lastNoAuthUs).toFixed(1)))
   console.log(lines.join('\n'))
-  console.log(`\nPeak server RSS over the whole run: ${rssMb.toFixed(0)} MB. ${REPETITIONS} repetitions; each workload ${DURATION_SECONDS} s ` +
+  console.log(`\nPeak server RSS over the whole run: ${rssMb.toFixed(0)} MB (before the opaque-token flood: ${rssBeforeFloodMb.toFixed(0)} MB; LOG_LEVEL=${LOG_LEVEL}). ${REPETITIONS} repetitions; each workload ${DURATION_SECONDS} s ` +
     `(never-seen: ${NEW_TOKENS_PER_RUN} requests) between two ${BASELINE_SECONDS} s no-auth runs; ${CONNECTIONS} connections; median (min–max).`)
 }
 

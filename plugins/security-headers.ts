@@ -10,6 +10,9 @@ export const SampleHeaders = {
   hsts: { maxAge: 31_536_000, includeSubDomains: true }
 } as const satisfies HelmetOptions
 
+/** Helmet's options, and other headers that are the same on every response (CORS's). */
+export type SecurityHeadersOptions = HelmetOptions & { staticHeaders?: Record<string, string> }
+
 /**
  * The response headers helmet sets for these options, with no-store caching.
  * Without CSP nonces they never change, so helmet runs once at start-up and each
@@ -27,8 +30,9 @@ export function createSecurityHeaders (options: HelmetOptions): Record<string, s
   return headers
 }
 
-async function securityHeaders (fastify: FastifyInstance, options: HelmetOptions) {
-  const headers = createSecurityHeaders(options)
+async function securityHeaders (fastify: FastifyInstance, { staticHeaders = {}, ...options }: SecurityHeadersOptions) {
+  // One object for all of them: one hook and one `reply.headers` call a request.
+  const headers = { ...createSecurityHeaders(options), ...staticHeaders }
   fastify.addHook('onRequest', function setSecurityHeaders (request, reply, done) {
     reply.headers(headers)
     done()

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module'
 import Fastify, { type FastifyPluginCallback, type onRequestHookHandler } from 'fastify'
-import { addMessageRoutes, benchEnv } from './routes.js'
+import { addMessageRoutes, benchEnv, serve } from './routes.js'
 
 interface Auth0VerifyOptions { domain: string, issuer: string, audience: string }
 // Loaded without its type declarations: they declare `fastify.authenticate` with
@@ -19,4 +19,4 @@ await app.register(auth0Verify, { domain: issuer, issuer, audience })
 // Its `authenticate` is an async hook; declared here for the reason above.
 const { authenticate } = app as unknown as { authenticate: onRequestHookHandler }
 addMessageRoutes(app, authenticate)
-await app.listen({ port, host: '127.0.0.1' })
+await serve(app, port)

@@ -3,7 +3,7 @@
  * BENCH_PLUGIN_MODULE, another build of the plugin (its dist/index.js) is loaded instead.
  */
 import Fastify from 'fastify'
-import { addMessageRoutes, benchEnv } from './routes.js'
+import { addMessageRoutes, benchEnv, serve } from './routes.js'
 
 type Plugin = typeof import('fastify-oauth-resource-server')
 const { default: auth } = await import(process.env.BENCH_PLUGIN_MODULE ?? 'fastify-oauth-resource-server') as Plugin
@@ -12,4 +12,4 @@ const { port, issuer, audience } = benchEnv()
 const app = Fastify()
 await app.register(auth, { issuer, audience })
 addMessageRoutes(app, app.authenticate, () => app.authStatus().keysLoaded)
-await app.listen({ port, host: '127.0.0.1' })
+await serve(app, port)

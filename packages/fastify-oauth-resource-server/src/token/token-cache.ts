@@ -2,6 +2,7 @@ import { hash } from 'node:crypto'
 import { CACHE_HIT, CACHE_MISS, channels } from '../diagnostics/channels.js'
 import type { KeyRecord } from '../keys/key-store.js'
 import type { AccessTokenClaims } from '../types.js'
+import { Doorkeeper } from './doorkeeper.js'
 
 interface Entry {
   claims: AccessTokenClaims
@@ -19,31 +20,16 @@ const MAX_EVICTION_PROBES = 4
 const MIN_DOORKEEPER_SLOTS = 1024
 const MAX_DOORKEEPER_SLOTS = 65_536
 
-// Base64 digit values by character code: a cache id is a base64 SHA-256, so its digits are uniform bits.
-const DIGITS = new Uint8Array(128)
-for (const [value, char] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) DIGITS[char.charCodeAt(0)] = value
-
-/** 30 bits of a cache id, from its five base64 digits at `from`. */
-function bitsOf (id: string, from: number): number {
-  let bits = 0
-  for (let i = from; i < from + 5; i++) bits = (bits << 6) | (DIGITS[id.charCodeAt(i)] as number)
-  return bits
-}
-
 /**
  * Verified tokens, keyed by a SHA-256 of the whole token; an entry lives exactly
  * as long as a fresh check would accept the token (exp plus the clock tolerance)
  * and never outlives the key that verified it. Only successes are stored, so bad
  * tokens cannot grow it, and nothing already expired is stored.
  *
- * A token is stored the second time it verifies, not the first (TinyLFU's doorkeeper):
- * most tokens that are seen once are never seen again, and their entries cost an
- * insertion, an eviction and garbage for nothing. The doorkeeper is a fixed table of
- * 30-bit fingerprints of ids, one per slot: a first verification writes the token's
- * fingerprint into its slot, a second one that finds it there admits the token. A flood
- * of new tokens overwrites slots (a token whose first sighting was overwritten needs one
- * more), never the cached entries; a fingerprint that matches by chance only admits a
- * token that verified one check early.
+ * A token is stored the second time it verifies, not the first (TinyLFU's doorkeeper,
+ * doorkeeper.ts): most tokens that are seen once are never seen again, and their
+ * entries cost an insertion, an eviction and garbage for nothing. A flood of new tokens
+ * then leaves the cached entries alone.
  *
  * The Map is only ever read and written by key. V8 leaves a tombstone for each
  * delete until it rehashes, so a textbook LRU (delete + set on every hit) made a
@@ -59,18 +45,15 @@ export class TokenCache {
   readonly #ring: string[]
   #head = 0
   #filled = 0
-  /** Fingerprint + 1 of the last token seen once in each slot; 0 for none. */
-  readonly #doorkeeper: Uint32Array
-  readonly #doorkeeperMask: number
+  /** Tokens that verified once lately; undefined while caching is off. */
+  readonly #doorkeeper: Doorkeeper | undefined
 
   /** `clockTolerance` in ms, as the verifier applies it to exp. */
   constructor (max: number, clockTolerance: number) {
     this.#max = max
     this.#clockTolerance = clockTolerance
     this.#ring = new Array<string>(max)
-    const slots = max === 0 ? 0 : Math.min(MAX_DOORKEEPER_SLOTS, Math.max(MIN_DOORKEEPER_SLOTS, 2 ** Math.ceil(Math.log2(2 * max))))
-    this.#doorkeeper = new Uint32Array(slots)
-    this.#doorkeeperMask = slots - 1
+    this.#doorkeeper = max === 0 ? undefined : new Doorkeeper(Math.min(MAX_DOORKEEPER_SLOTS, Math.max(MIN_DOORKEEPER_SLOTS, 2 ** Math.ceil(Math.log2(2 * max)))))
   }
 
   get size (): number {
@@ -103,7 +86,7 @@ export class TokenCache {
     // fast-jwt accepts exp while now ≤ exp + tolerance; past that, a fresh check refuses it too.
     const expiresAt = claims.exp * 1000 + this.#clockTolerance
     if (Date.now() > expiresAt) return
-    if (!this.#seenBefore(id)) return
+    if (this.#doorkeeper?.seenBefore(id) !== true) return
     if (this.#filled < this.#max) {
       this.#ring[(this.#head + this.#filled++) % this.#max] = id
     } else {
@@ -116,18 +99,6 @@ export class TokenCache {
     for (const [id, entry] of this.#entries) {
       if (entry.key === key) this.#entries.delete(id)
     }
-  }
-
-  /** Whether the token's fingerprint is in its slot (it is then cleared); if not, puts it there. */
-  #seenBefore (id: string): boolean {
-    const slot = bitsOf(id, 0) & this.#doorkeeperMask
-    const print = bitsOf(id, 5) + 1
-    if (this.#doorkeeper[slot] === print) {
-      this.#doorkeeper[slot] = 0
-      return true
-    }
-    this.#doorkeeper[slot] = print
-    return false
   }
 
   /** Puts id in the oldest slot whose entry is gone or unused, walking past at most a few used ones. */

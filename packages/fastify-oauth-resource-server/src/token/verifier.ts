@@ -1,4 +1,5 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
+import { createDecoder, createVerifier, TokenError, type VerifierOptions } from 'fast-jwt'
 import type { FastifyRequest } from 'fastify'
 import { IntrospectionUnavailable } from '../introspection/introspector.js'
 import { KeysUnavailable, type KeyRecord } from '../keys/key-store.js'
@@ -38,7 +39,6 @@ function isJwtShaped (token: string): boolean {
 // @fastify/jwt registered under its own namespace, so an app's own @fastify/jwt keeps
 // `request.user`, `request.jwtVerify` and `fastify.jwt` for itself.
 const NAMESPACE = 'oauthResourceServer'
-const VERIFY = `${NAMESPACE}JwtVerify` as const
 
 // Per-request slots, declared once so requests keep one shape.
 const kToken = Symbol('oauth-resource-server.token')
@@ -49,7 +49,6 @@ interface VerifyingRequest extends FastifyRequest {
   [kToken]: string | null
   [kKey]: KeyRecord | null
   [kIssuer]: TrustedIssuer | null
-  [VERIFY]: (options: undefined, callback: (error: unknown, payload: AccessTokenClaims) => void) => void
 }
 
 // @fastify/jwt's own codes and fast-jwt's codes it passes through. Its
@@ -65,11 +64,11 @@ const REJECTION_BY_CODE: Record<string, Rejection> = {
 }
 
 /**
- * Verifies access tokens with @fastify/jwt (fast-jwt inside), its `secret`
- * callback fed by the key store. The callback returns the key's one PEM string,
- * so @fastify/jwt reuses one fast-jwt verifier per key; its policy lives in its
- * global `verify` options, and requests pass none (per-call options would build a
- * verifier per request).
+ * Verifies access tokens with @fastify/jwt's options and steps (fast-jwt inside), its
+ * `secret` callback fed by the key store: decode, pick the key, then the key's one
+ * fast-jwt verifier, built from @fastify/jwt's global `verify` options, where its policy
+ * lives. @fastify/jwt stays registered under its own namespace (`jwtOptions`); `verify`
+ * takes these steps itself, without its per-call option merging and waterfall.
  *
  * fast-jwt checks the JWS alone (algorithm, crit, signature), and the claims are judged
  * here, only once the signature held (judgeClaims, shared with introspection): @fastify/jwt
@@ -84,6 +83,16 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
   const algorithms = new Set(issuers.list.flatMap(each => [...each.algorithms]))
   const { introspecting } = issuers
   const acceptedTypes = new Set(requireAccessTokenType ? ['at+jwt'] : ['jwt', 'at+jwt'])
+  const decodeComplete = createDecoder({ complete: true }) as (token: string) => { header: Record<string, unknown>, payload: unknown }
+  // Per key, the fast-jwt verifier @fastify/jwt builds from its global options and the
+  // key's PEM, called directly: @fastify/jwt's per-call work around it (merging its
+  // options, its waterfall) cost more than what it checks.
+  const verifiers = new WeakMap<KeyRecord, (token: string) => AccessTokenClaims>()
+  const verifierOf = (key: KeyRecord) => {
+    let verifier = verifiers.get(key)
+    if (verifier === undefined) verifiers.set(key, verifier = createVerifier({ ...jwtOptions.verify as Partial<VerifierOptions>, key: key.pem }) as (token: string) => AccessTokenClaims)
+    return verifier
+  }
 
   /**
    * The checks that pick the key; a token failing them never reaches a key store. The
@@ -150,6 +159,18 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
     return REJECTION_BY_CODE[code] ?? 'invalid'
   }
 
+  /** The key's verifier on the token: fast-jwt's errors read by their code (a key that does not fit is a bad signature, as @fastify/jwt has it). */
+  function verifyWith (token: string, key: KeyRecord, trusted: TrustedIssuer, id: string | undefined): Verdict {
+    let claims: AccessTokenClaims
+    try {
+      claims = verifierOf(key)(token)
+    } catch (error) {
+      const code = String((error as { code?: unknown } | null)?.code)
+      return code === TokenError.codes.invalidKey ? 'signature' : REJECTION_BY_CODE[code] ?? 'invalid'
+    }
+    return accept(claims, key, trusted, id)
+  }
+
   return {
     jwtOptions,
     /** Declares the per-request slots; call once, on the instance the plugin decorates. */
@@ -176,12 +197,16 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
       // so the route's own code runs with the usual stacks.
       let verdict: Verdict | undefined
       let sync = true
+      let answered = false
       const stackTraceLimit = Error.stackTraceLimit
       Error.stackTraceLimit = 0
       try {
-        verifying[VERIFY](undefined, (error, payload) => {
+        // As @fastify/jwt does: decode, `secret` picks the key, the key's verifier checks.
+        secret(request, decodeComplete(token), error => {
+          if (answered) return
+          answered = true
           const key = verifying[kKey]
-          const settled = error ? explain(error, key) : accept(payload, key as KeyRecord, verifying[kIssuer] as TrustedIssuer, id)
+          const settled = error ? explain(error, key) : verifyWith(token, key as KeyRecord, verifying[kIssuer] as TrustedIssuer, id)
           if (sync) verdict = settled
           else settle(settled)
         })
