@@ -13,7 +13,8 @@ export const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 3)
 export interface Workload {
   name: string
   path: string
-  expect: number
+  /** The status every answer must have, or the statuses answers may have. */
+  expect: number | number[]
   /** The Authorization header of every request; none for the public route. */
   token?: string
   /** Tokens that may repeat: prebuilt into requests once, and cycled by each connection. */
@@ -24,19 +25,20 @@ export interface Workload {
   amount?: number
   /** Seconds, when not the default. */
   duration?: number
-  /** A DPoP-bound token, and a fresh proof for each request, minted just before each run. */
-  dpop?: { token: string, mint: () => Promise<string[]> }
+  /** A DPoP-bound token and a fresh proof for each request, minted just before each run (a new key each run: one key's share of the replay cache is bounded). */
+  dpop?: { mint: () => Promise<{ token: string, proofs: string[] }> }
   /** Another server to load than the main one (the one whose replay cache is Redis). */
   server?: { port: number, pid: number }
 }
 
 /** rps is NaN for fixed-count runs: autocannon ends those on its next 1 s tick, so their rate is not measured. */
-export interface Sample { rps: number, p50: number, p99: number, cpuUs: number, clientCpu: number }
+export interface Sample { rps: number, p50: number, p99: number, cpuUs: number, clientCpu: number, seconds: number, statuses: Record<string, number> }
 
 export async function measure (workload: Workload, mainPort: number, mainPid: number): Promise<Sample> {
   const { token, tokens, pool, dpop } = workload
   const { port, pid } = workload.server ?? { port: mainPort, pid: mainPid }
-  const proofs = dpop === undefined ? undefined : cycle(await dpop.mint())
+  const minted = dpop === undefined ? undefined : await dpop.mint()
+  const proofs = minted === undefined ? undefined : cycle(minted.proofs)
   const before = cpuNs(pid)
   const clientBefore = process.cpuUsage()
   const startedAt = process.hrtime.bigint()
@@ -49,24 +51,27 @@ export async function measure (workload: Workload, mainPort: number, mainPid: nu
       ? pool.map(each => ({ method: 'GET' as const, headers: { authorization: `Bearer ${each}` } }))
       : tokens !== undefined
         ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `Bearer ${tokens()}` } }) }]
-        : dpop !== undefined
-          ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `DPoP ${dpop.token}`, dpop: proofs!() } }) }]
+        : minted !== undefined
+          ? [{ method: 'GET', setupRequest: request => ({ ...request, headers: { authorization: `DPoP ${minted.token}`, dpop: proofs!() } }) }]
           : [{ method: 'GET' }]
   })
   const cpuUs = (cpuNs(pid) - before) / 1000 / result.requests.total
   const elapsedUs = Number(process.hrtime.bigint() - startedAt) / 1000
   const client = process.cpuUsage(clientBefore)
   const statuses = result.statusCodeStats as unknown as Record<string, { count: number }>
-  const wrong = Object.entries(statuses).filter(([status]) => Number(status) !== workload.expect)
+  const expected = [workload.expect].flat()
+  const wrong = Object.entries(statuses).filter(([status]) => !expected.includes(Number(status)))
   if (wrong.length > 0 || result.errors > 0 || result.timeouts > 0) {
-    throw new Error(`${workload.name}: expected only ${workload.expect}, got ${JSON.stringify(statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`)
+    throw new Error(`${workload.name}: expected only ${expected.join(' or ')}, got ${JSON.stringify(statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`)
   }
   return {
     rps: workload.amount === undefined ? result.requests.total / (elapsedUs / 1e6) : Number.NaN,
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpuUs,
-    clientCpu: (client.user + client.system) / elapsedUs
+    clientCpu: (client.user + client.system) / elapsedUs,
+    seconds: elapsedUs / 1e6,
+    statuses: Object.fromEntries(Object.entries(statuses).map(([status, { count }]) => [status, count]))
   }
 }
 
