@@ -19,6 +19,12 @@ export const TABLE_ROUNDS = Number(process.env.BENCH_TABLE_ROUNDS ?? 3)
 export const PAIR_ROUNDS = Number(process.env.BENCH_PAIR_ROUNDS ?? 6)
 // Never-seen tokens every new server verifies before anything is recorded: JIT and heap settle.
 export const WARMUP_TOKENS = Number(process.env.BENCH_WARMUP_TOKENS ?? 3_000)
+// Seconds to wait after the warm-up. A server's own fetches (the plugin's discovery and JWKS
+// at start, fastify-auth0-verify's JWKS at its first token) leave an idle keep-alive
+// connection that fetch closes a few seconds later; while it is open, that server's requests
+// measured dearer (by up to about 10 µs, cause not found). Recording after it closes
+// compares the servers as they run, not their first seconds.
+const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 5)
 
 /** A target, and the one workload it runs when a pair compares two workloads. */
 export interface PairSide { target: Target, workload?: WorkloadKind }
@@ -71,6 +77,7 @@ async function warmUp (running: Running[], tokens: TargetTokens, kinds: Array<re
       return kind === undefined || kind === 'never-seen' ? undefined : measure(workloadFor(kind, tokens, amountOf(kind) / 4), each.port, each.pid)
     }))
   }
+  await new Promise(resolve => setTimeout(resolve, SETTLE_SECONDS * 1000))
 }
 
 export interface TargetTable { targets: Target[], cpuUs: Map<string, Map<WorkloadKind, number[]>>, rssMb: Map<string, number> }
@@ -112,7 +119,7 @@ export function printTable ({ targets, cpuUs, rssMb }: TargetTable) {
   ]
   console.log(lines.join('\n'))
   console.log(`${TABLE_ROUNDS} rounds; in each, every target a new server alone on core 0 (the order rotated), first ${WARMUP_TOKENS} never-seen tokens ` +
-    `and a shorter run of each workload unrecorded, then ${REQUESTS} requests of the public route and the cached token, ${REQUESTS / 2} never-seen or forged; median (min–max).`)
+    `and a shorter run of each workload unrecorded, ${SETTLE_SECONDS} s of rest, then ${REQUESTS} requests of the public route and the cached token, ${REQUESTS / 2} never-seen or forged; median (min–max).`)
 }
 
 export interface PairResult { pair: [PairSide, PairSide], rows: Array<{ kind: WorkloadKind | undefined, differences: number[], ratios: number[] }> }
