@@ -10,6 +10,7 @@ import { refusal } from './http/refusal.js'
 import { registerResourceMetadata } from './http/resource-metadata.js'
 import { createIssuerGuard } from './http/issuers.js'
 import { createScopeGuards } from './http/scopes.js'
+import { createIssuerGrants } from './claims/permissions.js'
 import { resolveOptions } from './options.js'
 import { TokenCache } from './token/token-cache.js'
 import { createTrustedIssuers } from './token/trusted-issuers.js'
@@ -48,6 +49,8 @@ export { RESOURCE_METADATA_PATH } from './http/resource-metadata.js'
 export { IssuerMismatchError } from './keys/key-store.js'
 export { parseProviderUrl } from './keys/provider-url.js'
 export { grants } from './claims/claims.js'
+export { parseClaimPaths, type ClaimPath } from './claims/claim-path.js'
+export { DEFAULT_PERMISSIONS_CLAIM, type PermissionsClaim } from './claims/permissions.js'
 export type { DpopAlgorithm, DpopMode, DpopNonceOptions, DpopOptions } from './dpop/types.js'
 export { DPOP_ALGORITHMS } from './dpop/types.js'
 export { MemoryReplayCache, type ReplayCache, type ReplayVerdict } from './dpop/replay-cache.js'
@@ -116,7 +119,8 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     if (this.claims === null) throw annotate(new MissingTokenError(realm), this)
     return this.claims
   } as FastifyRequest['verifiedClaims'])
-  const { requireScopes, requireAnyScope } = createScopeGuards(realm, annotate)
+  const grants = createIssuerGrants(issuers.list.map((trusted, i) => [trusted, options.issuers[i]!.permissionsClaim] as const), issuers.select)
+  const { requireScopes, requireAnyScope } = createScopeGuards(realm, annotate, grants)
   fastify.decorate('requireScopes', requireScopes)
   fastify.decorate('requireAnyScope', requireAnyScope)
   fastify.decorate('requireIssuer', createIssuerGuard(issuers, realm, annotate))

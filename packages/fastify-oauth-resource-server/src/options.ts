@@ -2,6 +2,8 @@ import { SUPPORTED_ALGORITHMS, type Algorithm, type AuthOptions, type Introspect
 import { parseProviderUrl, withoutTrailingSlash } from './keys/provider-url.js'
 import { optionChecks } from './option-checks.js'
 import { resolveDpopOptions, type ResolvedDpopOptions } from './dpop/options.js'
+import { DEFAULT_PERMISSIONS_CLAIM, resolvePermissionsClaim } from './claims/permissions.js'
+import type { ClaimPath } from './claims/claim-path.js'
 
 /** Introspection settings; durations in ms. */
 export interface ResolvedIntrospection {
@@ -25,6 +27,8 @@ export interface ResolvedIssuer {
   jwksUri: string | undefined
   algorithms: ReadonlySet<Algorithm>
   introspection: ResolvedIntrospection | undefined
+  /** Where its tokens' permissions are, parsed once. */
+  permissionsClaim: readonly ClaimPath[]
 }
 
 export interface ResolvedOptions {
@@ -63,6 +67,13 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     return typeof parsed === 'string' ? fail(option, parsed) : parsed.href
   }
 
+  const permissionsClaim = (option: string, given: unknown, fallback: readonly ClaimPath[]): readonly ClaimPath[] => {
+    if (given === undefined) return fallback
+    const paths = resolvePermissionsClaim(given)
+    return typeof paths === 'string' ? fail(option, paths) : paths
+  }
+  const defaultPermissions = permissionsClaim('permissionsClaim', options.permissionsClaim, DEFAULT_PERMISSIONS_CLAIM)
+
   const resolveIssuer = (given: IssuerOptions, at: string): ResolvedIssuer => {
     const issuer = typeof given.issuer === 'string' ? parseProviderUrl(given.issuer) : 'is required'
     if (typeof issuer === 'string') fail(`${at}issuer`, issuer)
@@ -84,7 +95,8 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     const introspection = given.introspection === undefined
       ? undefined
       : resolveIntrospection(given.introspection, `${at}introspection.`, jwksUri !== undefined)
-    return { issuer: given.issuer, audience, jwksUri, algorithms: new Set(algorithms), introspection }
+    const permissions = at === '' ? defaultPermissions : permissionsClaim(`${at}permissionsClaim`, given.permissionsClaim, defaultPermissions)
+    return { issuer: given.issuer, audience, jwksUri, algorithms: new Set(algorithms), introspection, permissionsClaim: permissions }
   }
 
   const resolveIntrospection = (given: IntrospectionOptions, at: string, noDiscovery: boolean): ResolvedIntrospection => {

@@ -1,5 +1,6 @@
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { DpopOptions } from './dpop/types.js'
+import type { PermissionsClaim } from './claims/permissions.js'
 import type { Seconds } from './units.js'
 
 /** JWS algorithms a resource server may accept: asymmetric only, never `none` or HMAC. */
@@ -71,6 +72,8 @@ export interface IssuerOptions {
   algorithms?: Algorithm[]
   /** Check opaque tokens by RFC 7662 introspection at this issuer (at most one issuer). */
   introspection?: IntrospectionOptions
+  /** Where this issuer's tokens carry their permissions; default the top-level `permissionsClaim`. */
+  permissionsClaim?: PermissionsClaim
 }
 
 export interface AuthOptions {
@@ -109,6 +112,11 @@ export interface AuthOptions {
   tokenCacheSize?: number
   /** DPoP (RFC 9449): sender-constrained tokens. Default off (Bearer only). */
   dpop?: DpopOptions
+  /**
+   * Where the scope guards find a token's permissions: claim paths such as
+   * `'realm_access.roles'` or `['roles', 'scp']`. Default `['permissions', 'scope']`.
+   */
+  permissionsClaim?: PermissionsClaim
 }
 
 /** The claims of a verified access token; those named here are of their type whenever present. */

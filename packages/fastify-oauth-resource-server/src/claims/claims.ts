@@ -1,4 +1,4 @@
-import type { AccessTokenClaims } from '../types.js'
+import { createGrants, DEFAULT_PERMISSIONS_CLAIM } from './permissions.js'
 
 // Deeper claims than any issuer sends; past this a token is refused rather than walked.
 const MAX_CLAIM_DEPTH = 32
@@ -22,11 +22,8 @@ export function freezeClaims (claims: object): boolean {
 }
 
 /**
- * Whether the claims grant a permission: in the Auth0 RBAC `permissions` array
- * or the space-separated `scope` string. Exact, case-sensitive matches only.
+ * Whether the claims grant a permission under the default `permissionsClaim`: in the Auth0
+ * RBAC `permissions` array or the space-separated `scope` string. Exact, case-sensitive
+ * matches only, in the token's own claims.
  */
-export function grants (claims: AccessTokenClaims, permission: string): boolean {
-  const { permissions, scope } = claims
-  if (Array.isArray(permissions) && permissions.includes(permission)) return true
-  return typeof scope === 'string' && scope.split(' ').includes(permission)
-}
+export const grants = createGrants(DEFAULT_PERMISSIONS_CLAIM)

@@ -1,13 +1,17 @@
 import type { FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
 import { channels, refusedMessage } from '../diagnostics/channels.js'
-import { grants } from '../claims/claims.js'
+import { grants as defaultGrants } from '../claims/claims.js'
+import type { Grants } from '../claims/permissions.js'
 import { InsufficientScopeError, MissingTokenError, type AuthError } from './errors.js'
 
 // A scope-token (RFC 6749 §3.3), which also keeps the WWW-Authenticate header well formed.
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
-/** The preHandler factories, bound to the plugin's realm; `annotate` may add to an error's challenge. */
-export function createScopeGuards (realm: string, annotate: (error: AuthError, request: FastifyRequest) => AuthError) {
+/**
+ * The preHandler factories, bound to the plugin's realm; `annotate` may add to an error's
+ * challenge; `grants` reads the permissions where the `permissionsClaim` option says.
+ */
+export function createScopeGuards (realm: string, annotate: (error: AuthError, request: FastifyRequest) => AuthError, grants: Grants = defaultGrants) {
   function guard (scopes: string[], every: boolean): preHandlerHookHandler {
     if (scopes.length === 0) throw new Error('requireScopes needs at least one permission')
     for (const scope of scopes) {
