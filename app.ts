@@ -65,6 +65,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     ...trusted,
     // RFC 9728 §3.3: the resource is the URL clients call, PUBLIC_URL or else each request's own origin.
     resourceMetadata: { scopesSupported: Object.values(Permissions), resource: fastify.config.publicUrl },
+    // Where tokens carry their permissions (PERMISSIONS_CLAIM); unset, the plugin's default.
+    ...(fastify.config.permissionsClaim === undefined ? {} : { permissionsClaim: fastify.config.permissionsClaim }),
     dpop: await dpopOptions(fastify, dpopConfig)
   })
 

@@ -5,6 +5,7 @@ import { EnvSchema, type Env, type LogLevel } from './schema.js'
 import { resolveIssuer, type IssuerChoice } from './issuers.js'
 import { resolveMetricsConfig, type MetricsConfig } from './metrics.js'
 import { resolveServerOptions } from './server.js'
+import { resolvePermissionsClaim } from './permissions.js'
 
 export { ConfigError } from './error.js'
 export { readEnvironment } from './environment.js'
@@ -30,6 +31,8 @@ export interface Config extends IssuerChoice {
   dpop: DpopConfig
   /** PUBLIC_URL's origin, the address clients call; undefined when unset. */
   publicUrl: string | undefined
+  /** PERMISSIONS_CLAIM's claim paths; undefined: the plugin's default (`permissions`, `scope`). */
+  permissionsClaim: string[][] | undefined
 }
 
 /**
@@ -59,7 +62,8 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     localIssuer,
     metrics: resolveMetricsConfig(env),
     dpop,
-    publicUrl
+    publicUrl,
+    permissionsClaim: resolvePermissionsClaim(env)?.map(path => [...path])
   }
 }
 

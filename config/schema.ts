@@ -36,6 +36,8 @@ export const EnvSchema = {
     DPOP_REPLAY_CACHE_SIZE: { type: 'integer', minimum: 10, maximum: 10_000_000 },
     REDIS_URL: { type: 'string' },
     PUBLIC_URL: { type: 'string' },
+    // Claim paths, comma-separated; parsed in permissions.ts.
+    PERMISSIONS_CLAIM: { type: 'string' },
     NODE_ENV: { type: 'string' }
   },
   required: ['PORT', 'HOST', 'LOG_LEVEL', 'CLIENT_ORIGIN_URL', 'LOCAL_ISSUER_DATA', 'DPOP', 'DPOP_NONCE']

@@ -45,3 +45,13 @@ t.test('permission look-alikes are not granted', async t => {
     t.equal(res.statusCode, 403, JSON.stringify(claims))
   }
 })
+
+t.test('PERMISSIONS_CLAIM=realm_access.roles: a Keycloak realm role grants; the Auth0 claims no longer do', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp, { PERMISSIONS_CLAIM: 'realm_access.roles' }))
+  const status = async (claims: Record<string, unknown>) => (await app.inject({ url: ADMIN, headers: bearer(idp.sign(claims)) })).statusCode
+  t.equal(await status({ realm_access: { roles: ['offline_access', 'read:admin-messages'] } }), 200)
+  t.equal(await status({ resource_access: { account: { roles: ['read:admin-messages'] } } }), 403, 'a role in another claim')
+  t.equal(await status({ realm_access: { roles: [{ name: 'read:admin-messages' }] } }), 403, 'a role that is not a string')
+  t.equal(await status({ permissions: ['read:admin-messages'], scope: 'read:admin-messages' }), 403)
+})

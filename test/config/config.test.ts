@@ -206,3 +206,15 @@ t.test('INTROSPECTION_MAX_CALLS_PER_SECOND sets the rate of introspection calls;
     }, `ISSUER_1_ ${bad}`)
   }
 })
+
+t.test('PERMISSIONS_CLAIM takes claim paths, comma-separated; a bad one stops start-up naming it', async t => {
+  const config = (value: string) => resolveConfig({ ...base, ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'a', PERMISSIONS_CLAIM: value }).permissionsClaim
+  t.equal(resolveConfig({ ...base, ISSUER_BASE_URL: 'https://idp.example.com/', AUDIENCE: 'a' }).permissionsClaim, undefined, 'unset: the plugin\'s default')
+  t.same(config('realm_access.roles'), [['realm_access', 'roles']])
+  t.same(config('roles, scp'), [['roles'], ['scp']])
+  t.same(config('cognito:groups,scope'), [['cognito:groups'], ['scope']])
+  t.same(config('resource_access["api.example.com"].roles,["https://example.com/roles"]'), [['resource_access', 'api.example.com', 'roles'], ['https://example.com/roles']])
+  for (const bad of ['', 'realm_access..roles', 'roles,', 'a b', '__proto__.roles', '["unterminated']) {
+    t.throws(() => config(bad), { name: 'ConfigError', message: /^PERMISSIONS_CLAIM / }, JSON.stringify(bad))
+  }
+})
