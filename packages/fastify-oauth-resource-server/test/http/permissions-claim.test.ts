@@ -239,6 +239,6 @@ t.test('a bad permissionsClaim stops registration with a message naming the opti
   ] as const) {
     const app = Fastify()
     t.teardown(() => app.close())
-    await t.rejects(app.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options } as never).ready(), message, JSON.stringify(options))
+    await t.rejects(async () => { await app.register(auth, { issuer: idp.issuer, audience: idp.audience, ...options } as never).ready() }, message, JSON.stringify(options))
   }
 })
