@@ -6,6 +6,7 @@ declare module 'fastify-oauth-resource-server' {
   interface AccessTokenClaims {
     email?: string
     tenant_id: string
+    level?: number
   }
 }
 
@@ -19,4 +20,12 @@ app.get('/tenant', { onRequest: app.authenticate }, async request => {
   const wrong: number = claims.tenant_id
   return { tenant, email, wrong }
 })
+// Claim checks are typed by the same declaration.
+app.get('/acme', { onRequest: app.authenticate, preHandler: app.requireClaimEquals('tenant_id', 'acme') }, async () => ({ ok: true }))
+app.get('/mfa', { onRequest: app.authenticate, preHandler: app.requireClaimIncludes('amr', 'mfa') }, async () => ({ ok: true }))
+app.get('/senior', { onRequest: app.authenticate, preHandler: app.requireClaims(claims => (claims.level ?? 0) >= 3) }, async () => ({ ok: true }))
+// @ts-expect-error: tenant_id is a string, never equal to a number
+app.requireClaimEquals('tenant_id', 42)
+// @ts-expect-error: level is a number, which includes nothing
+app.requireClaimIncludes('level', '3')
 console.log('custom-claims: compiled')

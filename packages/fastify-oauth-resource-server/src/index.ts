@@ -10,6 +10,7 @@ import { refusal } from './http/refusal.js'
 import { registerResourceMetadata } from './http/resource-metadata.js'
 import { createIssuerGuard } from './http/issuers.js'
 import { createScopeGuards } from './http/scopes.js'
+import { createClaimGuards } from './http/claim-checks.js'
 import { createIssuerGrants } from './claims/permissions.js'
 import { resolveOptions } from './options.js'
 import { TokenCache } from './token/token-cache.js'
@@ -57,6 +58,7 @@ export { MemoryReplayCache, type ReplayCache, type ReplayVerdict } from './dpop/
 export { createRedisReplayCache, type RedisReplayCacheOptions, type RedisScriptClient } from './dpop/redis-replay-cache.js'
 export { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, TooManyDpopProofsError, UseDpopNonceError } from './http/dpop-errors.js'
 export { Rejections, type Rejection } from './claims/rejections.js'
+export { ClaimCheckError, type ClaimMember, type ClaimName, type ClaimPredicate, type ClaimValue, type JsonPrimitive } from './http/claim-checks.js'
 
 async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const options = resolveOptions(opts)
@@ -124,6 +126,10 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   fastify.decorate('requireScopes', requireScopes)
   fastify.decorate('requireAnyScope', requireAnyScope)
   fastify.decorate('requireIssuer', createIssuerGuard(issuers, realm, annotate))
+  const { requireClaimEquals, requireClaimIncludes, requireClaims } = createClaimGuards(realm, annotate)
+  fastify.decorate('requireClaimEquals', requireClaimEquals)
+  fastify.decorate('requireClaimIncludes', requireClaimIncludes)
+  fastify.decorate('requireClaims', requireClaims)
   fastify.decorate('authStatus', () => {
     const status = issuers.status()
     return { keysLoaded: status.every(each => each.keysLoaded), cachedTokens: cache.size, issuers: status }

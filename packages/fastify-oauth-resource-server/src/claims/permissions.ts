@@ -42,7 +42,9 @@ function formOf (path: ClaimPath): 'string' | 'array' | 'either' {
 }
 
 /** Whether `item` is one of the space-separated entries of `list`, without splitting it. */
-function listed (list: string, item: string): boolean {
+export function listed (list: string, item: string): boolean {
+  // An entry holds no space: 'a b' must not match across two entries.
+  if (item === '' || item.includes(' ')) return false
   for (let at = list.indexOf(item); at !== -1; at = list.indexOf(item, at + 1)) {
     const end = at + item.length
     if ((at === 0 || list.charCodeAt(at - 1) === 0x20) && (end === list.length || list.charCodeAt(end) === 0x20)) return true
