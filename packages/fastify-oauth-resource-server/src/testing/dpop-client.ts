@@ -53,3 +53,49 @@ export async function createDpopProof (holder: DpopHolder, { htm = 'GET', htu, t
 
 /** The two headers of a DPoP request: `Authorization: DPoP <token>` and `DPoP: <proof>`. */
 export const dpopHeaders = (token: string, proof: string) => ({ authorization: `DPoP ${token}`, dpop: proof })
+
+/** A DPoP client for one origin: its key, and proofs for a method and path with `htu` on that origin. */
+export interface DpopClient extends DpopHolder {
+  /** The origin the proofs name, as the plugin's `dpop.origin` has it. */
+  readonly origin: string
+  /** A proof for one request: `htu` is `url` (a path, or an absolute URL) on the origin, without query or fragment. */
+  proof: (request: DpopRequest) => Promise<string>
+  /** `Authorization: DPoP <token>` and a fresh proof for this request, with `ath` for the token. */
+  headers: (token: string, request?: DpopRequest) => Promise<{ authorization: string, dpop: string }>
+}
+
+export interface DpopRequest {
+  /** Default `'GET'`. */
+  method?: string
+  /** Default `'/'`. */
+  url?: string
+  /** The access token, for `ath` (`headers` sets it). */
+  token?: string
+  /** The server's `DPoP-Nonce`, when it asks for one. */
+  nonce?: string
+  /** More claims, or replacements; undefined leaves one out. */
+  claims?: Record<string, unknown>
+}
+
+/**
+ * A DPoP client bound to a new key and one origin: `'http://localhost'` by default, what
+ * `app.inject` requests go to. Register the plugin with that `dpop.origin`, mint a token
+ * with `idp.token({ boundTo: client })`, and send `await client.headers(token, { url })`.
+ */
+export async function createDpopClient ({ origin = 'http://localhost', alg = 'ES256' }: { origin?: string, alg?: string } = {}): Promise<DpopClient> {
+  const base = new URL(origin)
+  if (base.origin !== origin.replace(/\/$/, '')) throw new Error(`createDpopClient: origin must be an origin such as http://localhost (got ${JSON.stringify(origin)})`)
+  const holder = await createDpopHolder(alg)
+  const htuOf = (url: string) => {
+    const target = new URL(url, base)
+    return `${target.origin}${target.pathname}`
+  }
+  const proof = ({ method = 'GET', url = '/', token, nonce, claims = {} }: DpopRequest) =>
+    createDpopProof(holder, { htm: method, htu: htuOf(url), token, claims: { ...(nonce === undefined ? {} : { nonce }), ...claims } })
+  return {
+    ...holder,
+    origin: base.origin,
+    proof,
+    headers: async (token, request = {}) => dpopHeaders(token, await proof({ ...request, token }))
+  }
+}

@@ -8,5 +8,6 @@ export type {
 } from './test-issuer.js'
 export { startIntrospectionServer } from './test-introspection.js'
 export type { IntrospectionFault, IntrospectionServer, IntrospectionServerOptions } from './test-introspection.js'
-export { accessTokenHash, createDpopHolder, createDpopProof, dpopHeaders } from './dpop-client.js'
-export type { DpopHolder, DpopProofParts } from './dpop-client.js'
+export { accessTokenHash, createDpopClient, createDpopHolder, createDpopProof, dpopHeaders } from './dpop-client.js'
+export type { DpopClient, DpopHolder, DpopProofParts, DpopRequest } from './dpop-client.js'
+export { auth0Claims, cognitoClaims, entraClaims, keycloakClaims, oktaClaims } from './provider-claims.js'
