@@ -1,7 +1,8 @@
-import { SUPPORTED_ALGORITHMS, type Algorithm, type AuthOptions, type IntrospectionOptions, type IssuerOptions } from './types.js'
+import { SUPPORTED_ALGORITHMS, type Algorithm, type AudienceClaim, type AuthOptions, type IntrospectionOptions, type IssuerOptions } from './types.js'
 import { parseProviderUrl, withoutTrailingSlash } from './keys/provider-url.js'
 import { optionChecks } from './option-checks.js'
 import { resolveDpopOptions, type ResolvedDpopOptions } from './dpop/options.js'
+import { resolveIssuerNaming, type IssuerNaming } from './token/issuer-naming.js'
 
 /** Introspection settings; durations in ms. */
 export interface ResolvedIntrospection {
@@ -25,6 +26,9 @@ export interface ResolvedIssuer {
   jwksUri: string | undefined
   algorithms: ReadonlySet<Algorithm>
   introspection: ResolvedIntrospection | undefined
+  audienceClaim: AudienceClaim
+  /** Tenants and aliases: the `iss` values besides the discovered issuer. */
+  naming: IssuerNaming
 }
 
 export interface ResolvedOptions {
@@ -84,7 +88,10 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     const introspection = given.introspection === undefined
       ? undefined
       : resolveIntrospection(given.introspection, `${at}introspection.`, jwksUri !== undefined)
-    return { issuer: given.issuer, audience, jwksUri, algorithms: new Set(algorithms), introspection }
+    const audienceClaim = given.audienceClaim ?? 'aud'
+    if (audienceClaim !== 'aud' && audienceClaim !== 'client_id') fail(`${at}audienceClaim`, `must be 'aud' or 'client_id' (got ${JSON.stringify(audienceClaim)})`)
+    const naming = resolveIssuerNaming(given, jwksUri, at, fail)
+    return { issuer: given.issuer, audience, jwksUri, algorithms: new Set(algorithms), introspection, audienceClaim, naming }
   }
 
   const resolveIntrospection = (given: IntrospectionOptions, at: string, noDiscovery: boolean): ResolvedIntrospection => {
@@ -119,7 +126,7 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
 
   let issuers: ResolvedIssuer[]
   if (options.issuers !== undefined) {
-    const single = (['issuer', 'audience', 'jwksUri', 'algorithms', 'introspection'] as const).find(name => options[name] !== undefined)
+    const single = (['issuer', 'audience', 'jwksUri', 'algorithms', 'introspection', 'audienceClaim', 'tenants', 'issuerAliases'] as const).find(name => options[name] !== undefined)
     if (single !== undefined) fail(single, 'goes inside each entry of issuers: give issuers or the one-issuer options, not both')
     if (!Array.isArray(options.issuers) || options.issuers.length === 0) fail('issuers', 'must be a non-empty array')
     issuers = options.issuers.map((given, i) => resolveIssuer(given, `issuers[${i}].`))
@@ -133,6 +140,13 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     const first = seen.get(withoutTrailingSlash(issuer))
     if (first !== undefined) fail(`issuers[${i}].issuer`, `is issuers[${first}].issuer again (${issuer})`)
     seen.set(withoutTrailingSlash(issuer), i)
+  })
+  // An alias names tokens as an issuer does: one that is another entry's issuer would hand them its keys.
+  issuers.forEach(({ naming }, i) => {
+    for (const alias of naming.aliases) {
+      const other = seen.get(withoutTrailingSlash(alias))
+      if (other !== undefined) fail(`issuers[${i}].issuerAliases`, `has issuers[${other}].issuer (${alias})`)
+    }
   })
   const introspecting = issuers.filter(each => each.introspection !== undefined)
   if (introspecting.length > 1) {
