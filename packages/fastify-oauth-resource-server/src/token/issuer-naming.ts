@@ -30,6 +30,10 @@ export function resolveIssuerNaming (given: IssuerOptions, jwksUri: string | und
   }
   // An introspection answer's `iss` would be held to the template: no tenant's token would pass.
   if (tenants !== undefined && given.introspection !== undefined) fail(`${at}tenants`, 'does not go with introspection: a multi-tenant issuer\'s tokens are JWTs')
+  // Without discovery the issuer itself must be the template the tenants fill.
+  if (tenants !== undefined && jwksUri !== undefined && !isTemplate(issuer)) {
+    fail(`${at}tenants`, `with jwksUri needs the issuer to be the template itself, such as https://login.microsoftonline.com/${TENANT_PLACEHOLDER}/v2.0`)
+  }
   if (isTemplate(issuer)) {
     if (tenants === undefined) fail(`${at}tenants`, `is required with a templated issuer (${issuer}): the tenant ids to accept, never every tenant`)
     if (jwksUri === undefined) fail(`${at}issuer`, 'is a template, which has no discovery document: give the issuer discovery is read from (such as https://login.microsoftonline.com/organizations/v2.0), or jwksUri')

@@ -227,10 +227,23 @@ t.test('tenants and issuerAliases are checked at registration, naming the option
   await startFails(t, { issuer, audience: CLIENT_ID, issuerAliases: ['https://sts.windows.net/{tenantid}/'] }, /option issuerAliases has the template .*: give tenants/)
   await startFails(t, { issuer, audience: CLIENT_ID, issuerAliases: ['sts.windows.net'] }, /option issuerAliases has "sts.windows.net", which must be an absolute URL/)
   await startFails(t, { issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', audience: CLIENT_ID }, /option tenants is required with a templated issuer/)
+  await startFails(t, { issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', audience: CLIENT_ID, tenants: [TENANT] }, /option issuer is a template, which has no discovery document/)
+  await startFails(t, { issuer, audience: CLIENT_ID, tenants: [TENANT], jwksUri: 'https://login.microsoftonline.com/organizations/discovery/v2.0/keys' }, /option tenants with jwksUri needs the issuer to be the template itself/)
   await startFails(t, {
     issuers: [
       { issuer: 'https://a.example.com/', audience: 'x', issuerAliases: ['https://b.example.com/'] },
       { issuer: 'https://b.example.com', audience: 'y' }
     ]
   }, /option issuers\[0\]\.issuerAliases has issuers\[1\]\.issuer/)
+})
+
+t.test('Entra ID, multi-tenant without discovery: the issuer template and jwksUri, filled by tenants', async t => {
+  const idp = await organizations(t)
+  const template = `${new URL(idp.issuer).origin}/{tenantid}/v2.0`
+  const app = await buildFor(t, { issuer: template, jwksUri: idp.jwksUri, audience: CLIENT_ID, tenants: [TENANT] })
+  t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign(v2Claims(v2Of(idp, TENANT), TENANT), { header })) })).statusCode, 200)
+  const stranger = await app.inject({ url: '/me', headers: bearer(idp.sign(v2Claims(v2Of(idp, STRANGER), STRANGER), { header })) })
+  t.equal(stranger.statusCode, 401)
+  t.match(challenge(stranger), Rejections.issuer)
+  t.equal(idp.requests.discovery, 0, 'no discovery read')
 })
