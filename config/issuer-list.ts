@@ -19,7 +19,7 @@ type Setting = typeof SETTINGS[number]
 const NUMBERED = /^ISSUER_(\d+)_(.+)$/
 const MAX_ISSUERS = 20
 
-export type ExternalIssuer = Pick<IssuerOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'audienceClaim' | 'tenants' | 'issuerAliases'> & { audience: string }
+export type ExternalIssuer = Pick<IssuerOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'audienceClaim' | 'tenants' | 'issuerAliases'>
 
 /** The numbered issuers of the environment, or undefined when none is set. Throws ConfigError naming the variable. */
 export function readIssuerList (env: Readonly<Record<string, unknown>>): ExternalIssuer[] | undefined {
@@ -63,6 +63,7 @@ export function readIssuerList (env: Readonly<Record<string, unknown>>): Externa
     if (introspection !== undefined) entry.introspection = introspection
     Object.assign(entry, readProviderSettings({
       audienceClaim: { name: name('AUDIENCE_CLAIM'), value: settings.AUDIENCE_CLAIM },
+      audience: { name: name('AUDIENCE'), value: settings.AUDIENCE },
       tenants: { name: name('TENANTS'), value: settings.TENANTS },
       aliases: { name: name('ALIASES'), value: settings.ALIASES },
       issuer: { name: name('BASE_URL'), value: issuer }

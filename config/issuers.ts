@@ -106,6 +106,7 @@ export function resolveIssuer (env: Env, raw: Readonly<Record<string, unknown>> 
     if (introspection !== undefined) auth.introspection = introspection
     Object.assign(auth, readProviderSettings({
       audienceClaim: { name: 'AUDIENCE_CLAIM', value: value.AUDIENCE_CLAIM },
+      audience: { name: value.AUDIENCE === undefined ? 'AUTH0_AUDIENCE' : 'AUDIENCE', value: [auth.audience].flat().join(',') },
       tenants: { name: 'TENANTS', value: value.TENANTS },
       aliases: { name: 'ISSUER_ALIASES', value: value.ISSUER_ALIASES },
       issuer: { name: value.ISSUER_BASE_URL === undefined ? 'AUTH0_DOMAIN' : 'ISSUER_BASE_URL', value: auth.issuer }

@@ -13,6 +13,9 @@ t.test('AUDIENCE_CLAIM=client_id with AUDIENCE naming the app client configures 
   const config = loadConfig({ ISSUER_BASE_URL: 'https://cognito-idp.us-west-2.amazonaws.com/us-west-2_aaaaaaaaa', AUDIENCE: '1example23456789', AUDIENCE_CLAIM: 'client_id' })
   t.match(config.auth, { audience: '1example23456789', audienceClaim: 'client_id' })
   t.notOk('audienceClaim' in loadConfig({ ISSUER_BASE_URL: ENTRA, AUDIENCE: 'x' }).auth!, 'unset: the plugin\'s default, aud')
+  const several = loadConfig({ ISSUER_BASE_URL: 'https://cognito-idp.us-west-2.amazonaws.com/us-west-2_aaaaaaaaa', AUDIENCE: '1example23456789, 9another87654321', AUDIENCE_CLAIM: 'client_id' })
+  t.same(several.auth?.audience, ['1example23456789', '9another87654321'], 'several app clients, comma-separated')
+  t.equal(loadConfig({ ISSUER_BASE_URL: ENTRA, AUDIENCE: 'https://api.example.com/a,b' }).auth?.audience, 'https://api.example.com/a,b', 'an aud URI is one value, commas and all')
 })
 
 t.test('TENANTS and ISSUER_ALIASES configure a multi-tenant Entra ID app with v1.0 tokens', async t => {
@@ -27,6 +30,7 @@ t.test('a bad provider setting stops start-up with one line naming the variable'
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ ...one, AUDIENCE_CLAIM: 'azp' }, /^AUDIENCE_CLAIM must be aud or client_id \(got "azp"\)$/],
     [{ ...one, AUDIENCE_CLAIM: ' ' }, /^AUDIENCE_CLAIM is set but blank/],
+    [{ ...one, AUDIENCE: 'a,,b', AUDIENCE_CLAIM: 'client_id' }, /^AUDIENCE must be app client ids separated by commas \(got "a,,b"\)$/],
     [{ ISSUER_BASE_URL: ORGANIZATIONS, AUDIENCE: 'x' }, /^TENANTS is required with ISSUER_BASE_URL https:\/\/login\.microsoftonline\.com\/organizations\/v2\.0: a multi-tenant Entra ID issuer takes the tenant ids listed, never every tenant$/],
     [{ ISSUER_BASE_URL: 'https://login.microsoftonline.com/common/v2.0', AUDIENCE: 'x' }, /^TENANTS is required with ISSUER_BASE_URL/],
     [{ ISSUER_BASE_URL: ORGANIZATIONS, AUDIENCE: 'x', TENANTS: `${TENANT_A},,${TENANT_B}` }, /^TENANTS must be tenant ids separated by commas \(got ""\)$/],
