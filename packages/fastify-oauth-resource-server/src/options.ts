@@ -1,5 +1,6 @@
 import { SUPPORTED_ALGORITHMS, type Algorithm, type AudienceClaim, type AuthOptions, type IntrospectionOptions, type IssuerOptions } from './types.js'
 import { parseProviderUrl, withoutTrailingSlash } from './keys/provider-url.js'
+import { isOktaOrgAuthorizationServer, OKTA_ORG_SERVER } from './keys/discovered-issuer.js'
 import { optionChecks } from './option-checks.js'
 import { resolveDpopOptions, type ResolvedDpopOptions } from './dpop/options.js'
 import { resolveIssuerNaming, type IssuerNaming } from './token/issuer-naming.js'
@@ -77,6 +78,8 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     }
 
     const jwksUri = optionalUrl(`${at}jwksUri`, given.jwksUri)
+    // Without discovery, the configured pair is the only sign of an Okta org server.
+    if (jwksUri !== undefined && isOktaOrgAuthorizationServer(given.issuer, { jwks_uri: jwksUri })) fail(`${at}issuer`, OKTA_ORG_SERVER(given.issuer))
 
     const algorithms = given.algorithms ?? ['RS256']
     if (!Array.isArray(algorithms) || algorithms.length === 0) fail(`${at}algorithms`, 'must be a non-empty array')

@@ -45,11 +45,13 @@ export function checkDiscoveredIssuer (configured: string, discovered: string, d
   if (templated) {
     return new UnusableIssuerError(`tenants is set, but the discovery document of ${configured} names one issuer, not a template with ${TENANT_PLACEHOLDER}: unset tenants`)
   }
-  if (isOktaOrgAuthorizationServer(discovered, document)) {
-    return new UnusableIssuerError(`${configured} is an Okta org authorization server, whose access tokens are for Okta's own APIs and not for validation by an API: use a custom authorization server (${withoutTrailingSlash(discovered)}/oauth2/default or …/oauth2/<id>)`)
-  }
+  if (isOktaOrgAuthorizationServer(discovered, document)) return new UnusableIssuerError(`${configured} ${OKTA_ORG_SERVER(discovered)}`)
   return undefined
 }
+
+/** What to say of an Okta org authorization server, after its configured name. */
+export const OKTA_ORG_SERVER = (issuer: string) =>
+  `is an Okta org authorization server, whose access tokens are for Okta's own APIs and not for validation by an API: use a custom authorization server (${withoutTrailingSlash(issuer)}/oauth2/default or …/oauth2/<id>)`
 
 /**
  * Okta's org authorization server: its issuer is the bare org URL, and its keys sit under
@@ -60,7 +62,7 @@ export function checkDiscoveredIssuer (configured: string, discovered: string, d
  * Both signs are needed: another provider whose issuer is a bare origin (Auth0's
  * `https://tenant.auth0.com/`) keeps its keys elsewhere.
  */
-function isOktaOrgAuthorizationServer (issuer: string, document: Record<string, unknown>): boolean {
+export function isOktaOrgAuthorizationServer (issuer: string, document: Record<string, unknown>): boolean {
   let url: URL
   try {
     url = new URL(issuer)

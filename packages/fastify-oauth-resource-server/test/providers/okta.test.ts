@@ -72,6 +72,14 @@ t.test('Okta org authorization server: start-up stops with one line saying what 
   }
 })
 
+t.test('Okta org authorization server given with its jwksUri (no discovery): registration fails naming issuer', async t => {
+  await startFails(t, { issuer: 'https://your-org.okta.com', jwksUri: 'https://your-org.okta.com/oauth2/v1/keys', audience: AUDIENCE }, /^auth plugin: option issuer is an Okta org authorization server, .*: use a custom authorization server \(https:\/\/your-org\.okta\.com\/oauth2\/default or …\/oauth2\/<id>\)$/)
+  // A custom server with its own keys given is fine (checked on loopback: nothing leaves the machine).
+  const idp = await customServer(t)
+  const app = await buildFor(t, { issuer: idp.issuer, jwksUri: idp.jwksUri, audience: AUDIENCE })
+  t.equal((await app.inject({ url: '/me', headers: bearer(idp.sign(accessClaims(idp.issuer, AUDIENCE))) })).statusCode, 200)
+})
+
 t.test('an org-server token (iss the bare org, aud the org) is refused by an API trusting the custom server', async t => {
   const idp = await customServer(t)
   const org = new URL(idp.issuer).origin
