@@ -73,7 +73,9 @@ t.test('Okta org authorization server: start-up stops with one line saying what 
 })
 
 t.test('Okta org authorization server given with its jwksUri (no discovery): registration fails naming issuer', async t => {
-  await startFails(t, { issuer: 'https://your-org.okta.com', jwksUri: 'https://your-org.okta.com/oauth2/v1/keys', audience: AUDIENCE }, /^auth plugin: option issuer is an Okta org authorization server, .*: use a custom authorization server \(https:\/\/your-org\.okta\.com\/oauth2\/default or …\/oauth2\/<id>\)$/)
+  const org = await orgServer(t)
+  await startFails(t, { issuer: org.issuer, jwksUri: org.jwksUri, audience: AUDIENCE }, /^auth plugin: option issuer is an Okta org authorization server, .*: use a custom authorization server \(http:\/\/127\.0\.0\.1:\d+\/oauth2\/default or …\/oauth2\/<id>\)$/)
+  t.equal(org.totalRequests(), 0, 'refused before any fetch')
   // A custom server with its own keys given is fine (checked on loopback: nothing leaves the machine).
   const idp = await customServer(t)
   const app = await buildFor(t, { issuer: idp.issuer, jwksUri: idp.jwksUri, audience: AUDIENCE })
