@@ -44,7 +44,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(securityHeaders, { ...SampleHeaders, staticHeaders: createCorsHeaders(corsOptions) })
   await fastify.register(preflight, corsOptions)
 
-  let trusted: Partial<Pick<AuthOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'issuers'>>
+  let trusted: Partial<Pick<AuthOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'issuers' | 'audienceClaim' | 'tenants' | 'issuerAliases'>>
   let docsOptions: DocsOptions = {}
   if (localIssuerConfig === undefined) {
     trusted = authConfig!

@@ -8,7 +8,8 @@ import { createMetricsServer, METRICS_PATH } from './metrics/metrics-server.js'
 
 // The issuer's discovery document names another issuer: the configuration is wrong, not the provider.
 // The local issuer's state file is broken: its message names the file and what is wrong.
-const CONFIGURATION_ERROR_CODES = new Set(['FST_AUTH_ISSUER_MISMATCH', 'LOCAL_ISSUER_STATE_INVALID'])
+// An issuer that cannot be used as configured (an Okta org server, a template without TENANTS) likewise.
+const CONFIGURATION_ERROR_CODES = new Set(['FST_AUTH_ISSUER_MISMATCH', 'FST_AUTH_ISSUER_UNUSABLE', 'LOCAL_ISSUER_STATE_INVALID'])
 
 /** A configuration error is one line naming the variable; anything else is logged in full. */
 function exitOnStartError (error: unknown, log?: (error: unknown) => void): never {

@@ -1,21 +1,25 @@
 import { parseProviderUrl, type IntrospectionOptions, type IssuerOptions } from 'fastify-oauth-resource-server'
 import { ConfigError } from './error.js'
+import { readProviderSettings } from './provider-settings.js'
 
 /**
  * Several trusted issuers, numbered from 1 without gaps, one variable per setting:
  *   ISSUER_1_BASE_URL, ISSUER_1_AUDIENCE, ISSUER_1_JWKS_URI,
  *   ISSUER_1_INTROSPECTION_CLIENT_ID, ISSUER_1_INTROSPECTION_CLIENT_SECRET, ISSUER_1_INTROSPECTION_ENDPOINT,
- *   ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND
+ *   ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND, ISSUER_1_AUDIENCE_CLAIM, ISSUER_1_TENANTS, ISSUER_1_ALIASES
  * Chosen over one JSON variable: no quoting to get wrong in a shell or a .env file,
  * each error names the one variable at fault, and a secret is a variable of its own.
  */
-const SETTINGS = ['BASE_URL', 'AUDIENCE', 'JWKS_URI', 'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND'] as const
+const SETTINGS = [
+  'BASE_URL', 'AUDIENCE', 'JWKS_URI', 'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND',
+  'AUDIENCE_CLAIM', 'TENANTS', 'ALIASES'
+] as const
 type Setting = typeof SETTINGS[number]
 
 const NUMBERED = /^ISSUER_(\d+)_(.+)$/
 const MAX_ISSUERS = 20
 
-export type ExternalIssuer = Pick<IssuerOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection'> & { audience: string }
+export type ExternalIssuer = Pick<IssuerOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'audienceClaim' | 'tenants' | 'issuerAliases'>
 
 /** The numbered issuers of the environment, or undefined when none is set. Throws ConfigError naming the variable. */
 export function readIssuerList (env: Readonly<Record<string, unknown>>): ExternalIssuer[] | undefined {
@@ -57,6 +61,13 @@ export function readIssuerList (env: Readonly<Record<string, unknown>>): Externa
     const entry: ExternalIssuer = { issuer, audience: settings.AUDIENCE, jwksUri: url('JWKS_URI') }
     const introspection = readIntrospection(settings.INTROSPECTION_CLIENT_ID, settings.INTROSPECTION_CLIENT_SECRET, url('INTROSPECTION_ENDPOINT'), `ISSUER_${n}_`, settings.INTROSPECTION_MAX_CALLS_PER_SECOND)
     if (introspection !== undefined) entry.introspection = introspection
+    Object.assign(entry, readProviderSettings({
+      audienceClaim: { name: name('AUDIENCE_CLAIM'), value: settings.AUDIENCE_CLAIM },
+      audience: { name: name('AUDIENCE'), value: settings.AUDIENCE },
+      tenants: { name: name('TENANTS'), value: settings.TENANTS },
+      aliases: { name: name('ALIASES'), value: settings.ALIASES },
+      issuer: { name: name('BASE_URL'), value: issuer }
+    }))
     issuers.push(entry)
   }
   return issuers

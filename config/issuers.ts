@@ -2,6 +2,7 @@ import { parseProviderUrl } from 'fastify-oauth-resource-server'
 import { ConfigError } from './error.js'
 import type { Env } from './schema.js'
 import { readIntrospection, readIssuerList, type ExternalIssuer } from './issuer-list.js'
+import { readProviderSettings } from './provider-settings.js'
 
 /** The numbered issuers; the one-issuer fields stay undefined. */
 export interface SeveralIssuers {
@@ -28,7 +29,8 @@ export const DEFAULT_LOCAL_AUDIENCE = 'https://hello-world.example.com'
  */
 const ISSUER_VARIABLES = [
   'ISSUER_BASE_URL', 'AUDIENCE', 'AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'JWKS_URI',
-  'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND'
+  'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND',
+  'AUDIENCE_CLAIM', 'TENANTS', 'ISSUER_ALIASES'
 ] as const
 
 /**
@@ -83,6 +85,8 @@ export function resolveIssuer (env: Env, raw: Readonly<Record<string, unknown>> 
     const introspection = (['INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND'] as const).find(name => value[name] !== undefined)
     if (introspection !== undefined) throw new ConfigError(`${introspection} needs ISSUER_BASE_URL or AUTH0_DOMAIN: the local issuer configures its own introspection`)
     if (value.JWKS_URI !== undefined) throw new ConfigError('JWKS_URI needs ISSUER_BASE_URL or AUTH0_DOMAIN: without them the local issuer runs')
+    const provider = (['AUDIENCE_CLAIM', 'TENANTS', 'ISSUER_ALIASES'] as const).find(name => value[name] !== undefined)
+    if (provider !== undefined) throw new ConfigError(`${provider} needs ISSUER_BASE_URL or AUTH0_DOMAIN: without them the local issuer runs`)
     if (value.AUTH0_AUDIENCE !== undefined) {
       throw new ConfigError('AUTH0_AUDIENCE needs AUTH0_DOMAIN: without an issuer the local issuer runs, and AUDIENCE names its API identifier')
     }
@@ -100,6 +104,13 @@ export function resolveIssuer (env: Env, raw: Readonly<Record<string, unknown>> 
     const endpoint = value.INTROSPECTION_ENDPOINT === undefined ? undefined : url('INTROSPECTION_ENDPOINT', value.INTROSPECTION_ENDPOINT)
     const introspection = readIntrospection(value.INTROSPECTION_CLIENT_ID, value.INTROSPECTION_CLIENT_SECRET, endpoint, '', value.INTROSPECTION_MAX_CALLS_PER_SECOND)
     if (introspection !== undefined) auth.introspection = introspection
+    Object.assign(auth, readProviderSettings({
+      audienceClaim: { name: 'AUDIENCE_CLAIM', value: value.AUDIENCE_CLAIM },
+      audience: { name: value.AUDIENCE === undefined ? 'AUTH0_AUDIENCE' : 'AUDIENCE', value: [auth.audience].flat().join(',') },
+      tenants: { name: 'TENANTS', value: value.TENANTS },
+      aliases: { name: 'ISSUER_ALIASES', value: value.ISSUER_ALIASES },
+      issuer: { name: value.ISSUER_BASE_URL === undefined ? 'AUTH0_DOMAIN' : 'ISSUER_BASE_URL', value: auth.issuer }
+    }))
   }
   return { auth, localIssuer }
 }

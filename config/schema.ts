@@ -24,6 +24,10 @@ export const EnvSchema = {
     INTROSPECTION_CLIENT_SECRET: { type: 'string' },
     INTROSPECTION_ENDPOINT: { type: 'string' },
     INTROSPECTION_MAX_CALLS_PER_SECOND: { type: 'string' },
+    // What each provider needs (docs/providers.md), checked in provider-settings.ts.
+    AUDIENCE_CLAIM: { type: 'string' },
+    TENANTS: { type: 'string' },
+    ISSUER_ALIASES: { type: 'string' },
     CLIENT_ORIGIN_URL: { type: 'string', default: 'http://localhost:4040' },
     LOCAL_ISSUER_PORT: port,
     LOCAL_ISSUER_DATA: { type: 'string', minLength: 1, default: DEFAULT_DATA_DIR },

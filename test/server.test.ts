@@ -90,6 +90,13 @@ t.test('TRUST_PROXY as a hop count stops start-up naming TRUST_PROXY and what to
   t.equal(server.output().stderr.split('\n').length, 2, 'one line')
 })
 
+t.test('an Okta org authorization server stops start-up with one line saying what to use instead', async t => {
+  const org = await idpFor(t, { path: '', jwksPath: '/oauth2/v1/keys' })
+  const server = startServer({ ISSUER_BASE_URL: org.issuer, AUDIENCE: 'api://default', PORT: '0', HOST: '127.0.0.1' })
+  t.equal(await server.exited, 1)
+  t.match(server.output().stderr, /^Configuration error: http:\/\/127\.0\.0\.1:\d+ is an Okta org authorization server, .*: use a custom authorization server \(http:\/\/127\.0\.0\.1:\d+\/oauth2\/default or …\/oauth2\/<id>\)\n$/)
+})
+
 t.test('over real HTTP: serves the API, never logs the token, closes on SIGTERM', async t => {
   const idp = await idpFor(t)
   const server = startServer({ ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'trace' })

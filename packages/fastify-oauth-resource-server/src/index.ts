@@ -18,7 +18,7 @@ import { createTrustedIssuers } from './token/trusted-issuers.js'
 import { createTokenVerifier, isClaims, type Verdict } from './token/verifier.js'
 import type { AuthOptions } from './types.js'
 
-export type { AccessTokenClaims, Algorithm, AuthOptions, AuthStatus, IntrospectionOptions, IssuerOptions, IssuerStatus, KeyOptions } from './types.js'
+export type { AccessTokenClaims, Algorithm, AudienceClaim, AuthOptions, AuthStatus, IntrospectionOptions, IssuerOptions, IssuerStatus, KeyOptions } from './types.js'
 export { SUPPORTED_ALGORITHMS } from './types.js'
 export {
   AuthError,
@@ -48,6 +48,7 @@ export {
 } from './diagnostics/channels.js'
 export { RESOURCE_METADATA_PATH } from './http/resource-metadata.js'
 export { IssuerMismatchError } from './keys/key-store.js'
+export { UnusableIssuerError } from './keys/discovered-issuer.js'
 export { parseProviderUrl } from './keys/provider-url.js'
 export { grants } from './claims/claims.js'
 export { parseClaimPaths, type ClaimPath } from './claims/claim-path.js'

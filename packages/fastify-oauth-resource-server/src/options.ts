@@ -1,9 +1,11 @@
-import { SUPPORTED_ALGORITHMS, type Algorithm, type AuthOptions, type IntrospectionOptions, type IssuerOptions } from './types.js'
+import { SUPPORTED_ALGORITHMS, type Algorithm, type AudienceClaim, type AuthOptions, type IntrospectionOptions, type IssuerOptions } from './types.js'
 import { parseProviderUrl, withoutTrailingSlash } from './keys/provider-url.js'
+import { isOktaOrgAuthorizationServer, OKTA_ORG_SERVER } from './keys/discovered-issuer.js'
 import { optionChecks } from './option-checks.js'
 import { resolveDpopOptions, type ResolvedDpopOptions } from './dpop/options.js'
 import { DEFAULT_PERMISSIONS_CLAIM, resolvePermissionsClaim } from './claims/permissions.js'
 import type { ClaimPath } from './claims/claim-path.js'
+import { resolveIssuerNaming, type IssuerNaming } from './token/issuer-naming.js'
 
 /** Introspection settings; durations in ms. */
 export interface ResolvedIntrospection {
@@ -29,6 +31,9 @@ export interface ResolvedIssuer {
   introspection: ResolvedIntrospection | undefined
   /** Where its tokens' permissions are, parsed once. */
   permissionsClaim: readonly ClaimPath[]
+  audienceClaim: AudienceClaim
+  /** Tenants and aliases: the `iss` values besides the discovered issuer. */
+  naming: IssuerNaming
 }
 
 export interface ResolvedOptions {
@@ -84,6 +89,8 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     }
 
     const jwksUri = optionalUrl(`${at}jwksUri`, given.jwksUri)
+    // Without discovery, the configured pair is the only sign of an Okta org server.
+    if (jwksUri !== undefined && isOktaOrgAuthorizationServer(given.issuer, { jwks_uri: jwksUri })) fail(`${at}issuer`, OKTA_ORG_SERVER(given.issuer))
 
     const algorithms = given.algorithms ?? ['RS256']
     if (!Array.isArray(algorithms) || algorithms.length === 0) fail(`${at}algorithms`, 'must be a non-empty array')
@@ -96,7 +103,10 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
       ? undefined
       : resolveIntrospection(given.introspection, `${at}introspection.`, jwksUri !== undefined)
     const permissions = at === '' ? defaultPermissions : permissionsClaim(`${at}permissionsClaim`, given.permissionsClaim, defaultPermissions)
-    return { issuer: given.issuer, audience, jwksUri, algorithms: new Set(algorithms), introspection, permissionsClaim: permissions }
+    const audienceClaim = given.audienceClaim ?? 'aud'
+    if (audienceClaim !== 'aud' && audienceClaim !== 'client_id') fail(`${at}audienceClaim`, `must be 'aud' or 'client_id' (got ${JSON.stringify(audienceClaim)})`)
+    const naming = resolveIssuerNaming(given, jwksUri, at, fail)
+    return { issuer: given.issuer, audience, jwksUri, algorithms: new Set(algorithms), introspection, permissionsClaim: permissions, audienceClaim, naming }
   }
 
   const resolveIntrospection = (given: IntrospectionOptions, at: string, noDiscovery: boolean): ResolvedIntrospection => {
@@ -131,7 +141,7 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
 
   let issuers: ResolvedIssuer[]
   if (options.issuers !== undefined) {
-    const single = (['issuer', 'audience', 'jwksUri', 'algorithms', 'introspection'] as const).find(name => options[name] !== undefined)
+    const single = (['issuer', 'audience', 'jwksUri', 'algorithms', 'introspection', 'audienceClaim', 'tenants', 'issuerAliases'] as const).find(name => options[name] !== undefined)
     if (single !== undefined) fail(single, 'goes inside each entry of issuers: give issuers or the one-issuer options, not both')
     if (!Array.isArray(options.issuers) || options.issuers.length === 0) fail('issuers', 'must be a non-empty array')
     issuers = options.issuers.map((given, i) => resolveIssuer(given, `issuers[${i}].`))
@@ -145,6 +155,13 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     const first = seen.get(withoutTrailingSlash(issuer))
     if (first !== undefined) fail(`issuers[${i}].issuer`, `is issuers[${first}].issuer again (${issuer})`)
     seen.set(withoutTrailingSlash(issuer), i)
+  })
+  // An alias names tokens as an issuer does: one that is another entry's issuer would hand them its keys.
+  issuers.forEach(({ naming }, i) => {
+    for (const alias of naming.aliases) {
+      const other = seen.get(withoutTrailingSlash(alias))
+      if (other !== undefined) fail(`issuers[${i}].issuerAliases`, `has issuers[${other}].issuer (${alias})`)
+    }
   })
   const introspecting = issuers.filter(each => each.introspection !== undefined)
   if (introspecting.length > 1) {

@@ -74,7 +74,27 @@ export interface IssuerOptions {
   introspection?: IntrospectionOptions
   /** Where this issuer's tokens carry their permissions; default the top-level `permissionsClaim`. */
   permissionsClaim?: PermissionsClaim
+  /**
+   * The claim that carries the audience: `'aud'` (the default), or `'client_id'` for
+   * providers whose access tokens name the client instead (Amazon Cognito). `audience`
+   * then lists the accepted client ids.
+   */
+  audienceClaim?: AudienceClaim
+  /**
+   * Tenant ids accepted from a multi-tenant issuer whose discovery names a template
+   * (`https://login.microsoftonline.com/{tenantid}/v2.0`): each fills `{tenantid}`, and a
+   * token's `tid` must be the tenant its `iss` names. Required with a templated issuer.
+   */
+  tenants?: string[]
+  /**
+   * Other `iss` values this issuer's keys sign for (Entra ID v1.0 tokens:
+   * `https://sts.windows.net/<tenant>/`); with `tenants`, `{tenantid}` is filled as above.
+   */
+  issuerAliases?: string[]
 }
+
+/** Where an access token carries its audience. */
+export type AudienceClaim = 'aud' | 'client_id'
 
 export interface AuthOptions {
   /** The issuer's base URL (one issuer; or give `issuers`). */
@@ -87,9 +107,15 @@ export interface AuthOptions {
   algorithms?: Algorithm[]
   /** RFC 7662 introspection of opaque tokens, for the one `issuer`. */
   introspection?: IntrospectionOptions
+  /** Where the audience is carried, for the one `issuer`: see IssuerOptions. */
+  audienceClaim?: AudienceClaim
+  /** Accepted tenants of a templated (multi-tenant) `issuer`: see IssuerOptions. */
+  tenants?: string[]
+  /** Other `iss` values of the one `issuer`: see IssuerOptions. */
+  issuerAliases?: string[]
   /**
    * Several trusted issuers, each with its own audience, keys and algorithms, instead
-   * of `issuer`/`audience`/`jwksUri`/`algorithms`/`introspection`. A token's `iss`
+   * of `issuer`/`audience`/`jwksUri`/`algorithms`/`introspection` (and the options above). A token's `iss`
    * selects one by exact match; an unknown `iss` is refused without any fetch.
    */
   issuers?: IssuerOptions[]

@@ -11,7 +11,7 @@ import { testKeyPair } from './key-pool.js'
 const closedIssuerKeys: KeyPair[] = []
 
 /** A loopback identity provider, closed when the test ends. */
-export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string } = {}): Promise<TestIssuer> {
+export async function idpFor (t: Test, options: { keys?: KeyPair[], audience?: string, path?: string, jwksPath?: string } = {}): Promise<TestIssuer> {
   const leased = options.keys === undefined ? closedIssuerKeys.pop() ?? testKeyPair('key-1') : undefined
   const idp = await createTestIssuer(leased === undefined ? options : { ...options, keys: [leased] })
   t.teardown(async () => {

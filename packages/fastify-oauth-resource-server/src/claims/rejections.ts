@@ -15,6 +15,8 @@ export const Rejections = {
   issuedInFuture: 'The access token was issued in the future',
   issuer: 'The access token issuer is not trusted',
   issuerNotAllowed: 'The access token issuer is not accepted here',
+  tenant: 'The access token tenant is not accepted',
+  tokenUse: 'The token is not an access token',
   inactive: 'The access token is not active',
   audience: 'The access token is not meant for this API',
   noExpiry: 'The access token has no expiry',

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import * as oauth from 'oauth4webapi'
 import { readCapped } from '../keys/fetch-json.js'
 import type { Rejection } from '../claims/rejections.js'
-import type { AccessTokenClaims } from '../types.js'
+import type { AccessTokenClaims, AudienceClaim } from '../types.js'
 import { CallRate } from './call-rate.js'
 import { judgeIntrospection } from './introspection-claims.js'
 import { ResultCache } from './result-cache.js'
@@ -20,6 +20,7 @@ export interface IntrospectorOptions {
   /** The issuer's identifier as discovery spells it (read on each call: discovery may come later). */
   issuer: () => string
   audience: readonly string[]
+  audienceClaim?: AudienceClaim
   /** The endpoint, configured or discovered; undefined while discovery has not named one. */
   endpoint: () => string | undefined
   clientId: string
@@ -116,8 +117,8 @@ export class Introspector {
         return response
       }
       publishIntrospection(response.active === true ? 'active' : 'inactive', started)
-      const { audience, clockTolerance, maxCacheAge, inactiveCacheAge } = this.#options
-      const verdict = judgeIntrospection(response, { issuer: this.#options.issuer(), audience, clockTolerance })
+      const { audience, audienceClaim, clockTolerance, maxCacheAge, inactiveCacheAge } = this.#options
+      const verdict = judgeIntrospection(response, { issuer: this.#options.issuer(), audience, audienceClaim, clockTolerance })
       const now = Date.now()
       const expiresAt = typeof verdict === 'string'
         ? now + inactiveCacheAge

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { channels } from '../diagnostics/channels.js'
 import type { Algorithm } from '../types.js'
+import { checkDiscoveredIssuer, UnusableIssuerError } from './discovered-issuer.js'
 import { fetchJson, ProviderFetchError, type FetchLimits } from './fetch-json.js'
 import { parseProviderUrl, withoutTrailingSlash } from './provider-url.js'
 import { importSigningKeys, type SigningKey } from './signing-keys.js'
@@ -19,6 +20,8 @@ export interface KeyStoreOptions {
   issuer: string
   jwksUri: string | undefined
   algorithms: ReadonlySet<Algorithm>
+  /** A multi-tenant issuer (it has tenants): discovery must name a template. */
+  templated?: boolean
   maxAge: number
   cooldown: number
   fetchTimeout: number
@@ -165,7 +168,9 @@ export class KeyStore {
       }
       const { issuer: discovered, jwks_uri: jwksUri, introspection_endpoint: introspection } = document as Record<string, unknown>
       if (typeof discovered !== 'string') throw new ProviderFetchError(url, 'the discovery document has no string issuer')
-      if (withoutTrailingSlash(discovered) !== withoutTrailingSlash(issuer)) throw new IssuerMismatchError(issuer, discovered)
+      const unfit = checkDiscoveredIssuer(issuer, discovered, document as Record<string, unknown>, this.#options.templated === true)
+      if (unfit === 'mismatch') throw new IssuerMismatchError(issuer, discovered)
+      if (unfit !== undefined) throw unfit
       const jwks = typeof jwksUri === 'string' ? parseProviderUrl(jwksUri) : 'is missing or not a string'
       if (typeof jwks === 'string') throw new ProviderFetchError(url, `jwks_uri ${jwks}`)
       const introspectionEndpoint = typeof introspection === 'string' ? parseProviderUrl(introspection) : undefined
@@ -177,7 +182,7 @@ export class KeyStore {
       }
       return this.#endpoints
     } catch (error) {
-      if (cached !== undefined && !(error instanceof IssuerMismatchError)) return cached
+      if (cached !== undefined && !(error instanceof IssuerMismatchError || error instanceof UnusableIssuerError)) return cached
       throw error
     }
   }
@@ -207,7 +212,7 @@ export class KeyStore {
   #fail (error: Error): void {
     this.#failing = true
     const { log, staleIfError } = this.#options
-    if (error instanceof IssuerMismatchError && this.#loadedAt === 0) this.#startError = error
+    if ((error instanceof IssuerMismatchError || error instanceof UnusableIssuerError) && this.#loadedAt === 0) this.#startError = error
     if (this.#keys.size > 0 && Date.now() - this.#loadedAt > staleIfError) {
       log.error({ reason: error.message }, 'identity provider keys are older than the stale-if-error limit; dropping them')
       const stale = this.#keys

@@ -3,16 +3,20 @@ import { Introspector } from '../introspection/introspector.js'
 import { KeyStore, type KeyRecord } from '../keys/key-store.js'
 import { withoutTrailingSlash } from '../keys/provider-url.js'
 import type { ResolvedOptions } from '../options.js'
-import type { Algorithm, IssuerStatus } from '../types.js'
+import type { Algorithm, AudienceClaim, IssuerStatus } from '../types.js'
+import { acceptedIssuers, isTemplate, type AcceptedIssuers } from './issuer-naming.js'
 
 /** One configured issuer: its own audience, algorithms, key store and, maybe, introspection. */
 export interface TrustedIssuer {
   /** As configured. */
   readonly issuer: string
   readonly audience: readonly string[]
+  readonly audienceClaim: AudienceClaim
   readonly algorithms: ReadonlySet<Algorithm>
   readonly store: KeyStore
   readonly introspector: Introspector | undefined
+  /** The exact `iss` values accepted, given the issuer as discovery named it (a key's `issuer`). */
+  accepted: (named: string) => AcceptedIssuers
 }
 
 export interface TrustedIssuers {
@@ -22,7 +26,8 @@ export interface TrustedIssuers {
   /**
    * The configured issuer a token's unverified `iss` names, by exact string match
    * (with or without one trailing slash; the verifier then requires the exact spelling
-   * discovery gives). Anything else, an array or a non-string included: undefined.
+   * discovery gives), or one of its aliases; for a multi-tenant issuer, one of the
+   * allowlisted tenants' issuers. Anything else, an array or a non-string included: undefined.
    */
   select: (iss: unknown) => TrustedIssuer | undefined
   status: () => IssuerStatus[]
@@ -36,34 +41,71 @@ export interface TrustedIssuers {
  * another, whatever its kid. Tokens a key verified leave the cache when it is retired.
  */
 export function createTrustedIssuers (options: ResolvedOptions, onRetire: (key: KeyRecord) => void, log: FastifyBaseLogger): TrustedIssuers {
-  const list: TrustedIssuer[] = options.issuers.map(({ issuer, audience, jwksUri, algorithms, introspection }) => {
-    const store = new KeyStore({ ...options, issuer, jwksUri, algorithms, onRetire, log })
+  const list: TrustedIssuer[] = options.issuers.map(({ issuer, audience, audienceClaim, jwksUri, algorithms, introspection, naming }) => {
+    const store = new KeyStore({ ...options, issuer, jwksUri, algorithms, templated: naming.tenants !== undefined, onRetire, log })
     const introspector = introspection === undefined
       ? undefined
       : new Introspector({
         ...introspection,
         issuer: () => store.issuer(),
         audience,
+        audienceClaim,
         endpoint: introspection.endpoint === undefined ? () => store.introspectionEndpoint() : () => introspection.endpoint,
         clockTolerance: options.clockTolerance,
         maxResponseBytes: options.maxResponseBytes,
         log
       })
-    return { issuer, audience, algorithms, store, introspector }
+    let memo: { named: string, accepted: AcceptedIssuers } | undefined
+    const accepted = (named: string) => {
+      if (memo?.named !== named) memo = { named, accepted: acceptedIssuers(named, naming) }
+      return memo.accepted
+    }
+    return { issuer, audience, audienceClaim, algorithms, store, introspector, accepted }
   })
 
   // A Map, never an object: an array `iss` must not be coerced to a key that matches.
   const byIss = new Map<string, TrustedIssuer>()
-  for (const trusted of list) {
-    const bare = withoutTrailingSlash(trusted.issuer)
+  const add = (name: string, trusted: TrustedIssuer) => {
+    const bare = withoutTrailingSlash(name)
     byIss.set(bare, trusted)
     byIss.set(`${bare}/`, trusted)
+  }
+  for (const [i, trusted] of list.entries()) {
+    add(trusted.issuer, trusted)
+    const { naming } = options.issuers[i]!
+    if (naming.tenants === undefined) for (const alias of naming.aliases) add(alias, trusted)
+  }
+  // Before discovery has named the template, a multi-tenant issuer takes the tokens on its
+  // own origins (the issuer's and its templated aliases'): each waits for, or starts, the one
+  // bounded fetch of its provider's discovery and keys, and is judged once it is read.
+  const templated = list.flatMap((trusted, i) => {
+    const { naming } = options.issuers[i]!
+    if (naming.tenants === undefined) return []
+    return [{ trusted, origins: [trusted.issuer, ...naming.aliases.filter(isTemplate)].map(name => `${new URL(name).origin}/`) }]
+  })
+
+  /**
+   * A multi-tenant issuer for this `iss`: one of the exact issuers its allowlisted tenants
+   * fill its template with. Never filled from the token: its `tid` is not verified yet, and
+   * is only compared, once the signature holds, with the tenant its `iss` names.
+   */
+  const selectTemplated = (iss: string): TrustedIssuer | undefined => {
+    for (const { trusted, origins } of templated) {
+      const named = trusted.store.issuer()
+      if (!isTemplate(named)) {
+        if (origins.some(origin => iss.startsWith(origin))) return trusted
+        continue
+      }
+      const accepted = trusted.accepted(named)
+      if (accepted.has(iss) || accepted.has(iss.endsWith('/') ? iss.slice(0, -1) : `${iss}/`)) return trusted
+    }
+    return undefined
   }
 
   return {
     list,
     introspecting: list.find(each => each.introspector !== undefined),
-    select: iss => typeof iss === 'string' ? byIss.get(iss) : undefined,
+    select: iss => typeof iss !== 'string' ? undefined : byIss.get(iss) ?? (templated.length === 0 ? undefined : selectTemplated(iss)),
     status: () => list.map(({ issuer, store, introspector }) => ({
       issuer,
       keysLoaded: store.loaded(),

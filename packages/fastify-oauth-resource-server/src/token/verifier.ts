@@ -6,6 +6,7 @@ import { KeysUnavailable, type KeyRecord } from '../keys/key-store.js'
 import { isUsableKid } from '../keys/signing-keys.js'
 import type { AccessTokenClaims, Algorithm } from '../types.js'
 import { judgeClaims } from '../claims/rules.js'
+import { judgeIssuer } from './issuer-naming.js'
 import { freezeClaims } from '../claims/claims.js'
 import { isRejection, type Rejection } from '../claims/rejections.js'
 import type { TokenCache } from './token-cache.js'
@@ -140,7 +141,9 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
 
   /** A token whose signature held: its claims judged, then frozen and cached. */
   function accept (claims: AccessTokenClaims, key: KeyRecord, trusted: TrustedIssuer, id: string | undefined): Verdict {
-    const rejection = judgeClaims(claims, { issuer: key.issuer, audience: trusted.audience, clockTolerance })
+    // `iss` one of those this issuer accepts, given the issuer discovery named when the key was fetched.
+    const rejection = judgeIssuer(claims, trusted.accepted(key.issuer)) ??
+      judgeClaims(claims, { issuer: claims.iss, audience: trusted.audience, audienceClaim: trusted.audienceClaim, clockTolerance })
     if (rejection !== undefined) return rejection
     if (!freezeClaims(claims)) return 'nested'
     if (id !== undefined) cache.set(id, claims, key)
