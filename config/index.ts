@@ -4,6 +4,7 @@ import { resolveDpop, type DpopConfig } from './dpop.js'
 import { EnvSchema, type Env, type LogLevel } from './schema.js'
 import { resolveIssuer, type IssuerChoice } from './issuers.js'
 import { resolveMetricsConfig, type MetricsConfig } from './metrics.js'
+import { resolveRateLimit, type RateLimitConfig } from './rate-limit.js'
 import { resolveServerOptions } from './server.js'
 
 export { ConfigError } from './error.js'
@@ -13,6 +14,7 @@ export { DEFAULT_LOCAL_AUDIENCE } from './issuers.js'
 export { parseTrustProxy } from './server.js'
 export type { DpopConfig } from './dpop.js'
 export type { MetricsConfig } from './metrics.js'
+export type { RateLimitConfig } from './rate-limit.js'
 
 /** The service's settings, read from the environment once and checked. */
 export interface Config extends IssuerChoice {
@@ -30,6 +32,10 @@ export interface Config extends IssuerChoice {
   dpop: DpopConfig
   /** PUBLIC_URL's origin, the address clients call; undefined when unset. */
   publicUrl: string | undefined
+  /** RATE_LIMIT_PER_MINUTE; undefined when unset (no limit). */
+  rateLimit: RateLimitConfig | undefined
+  /** REDIS_URL: the connection the replicas share (DPoP replay cache, nonce secret, rate limit); undefined when unset. */
+  redisUrl: string | undefined
 }
 
 /**
@@ -59,7 +65,10 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     localIssuer,
     metrics: resolveMetricsConfig(env),
     dpop,
-    publicUrl
+    publicUrl,
+    rateLimit: resolveRateLimit(env),
+    // resolveDpop has checked it (a redis:// or rediss:// URL).
+    redisUrl: dpop.redisUrl
   }
 }
 
