@@ -1,4 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { Ajv2020 } from 'ajv/dist/2020.js'
 import t, { type Test } from 'tap'
 import { createMetricsServer } from '../metrics/metrics-server.js'
 import { bearer, build, envFor, idpFor, type Env } from './helper.js'
@@ -162,4 +163,26 @@ t.test('the metrics count limited requests by budget', async t => {
   t.match(text, /^rate_limited_requests_total\{budget="subject"\} 2$/m)
   t.match(text, /^rate_limited_requests_total\{budget="address"\} 1$/m)
   t.match(text, /^rate_limit_unavailable_total 0$/m)
+})
+
+t.test('the 429 matches its OpenAPI description: body and headers, on every API route', async t => {
+  const { idp, app } = await setup(t)
+  type Documented = { headers: Record<string, unknown>, content: Record<string, { schema: object }> }
+  const spec = (await app.inject('/docs/json')).json() as { paths: Record<string, { get: { responses: Record<string, Documented> } }> }
+  const token = idp.sign({ sub: 'erin', permissions: ['read:admin-messages'] })
+  for (let i = 0; i < BUDGET; i++) await get(app, PROTECTED, { token })
+  for (let i = 0; i < BUDGET; i++) await get(app, PUBLIC)
+  const ajv = new Ajv2020({ strict: false })
+  for (const url of [PUBLIC, PROTECTED, GREETING, ADMIN]) {
+    const documented = spec.paths[url]!.get.responses['429']
+    if (documented === undefined) {
+      t.fail(`${url} does not document 429`)
+      continue
+    }
+    const res = await get(app, url, url === PUBLIC ? {} : { token })
+    t.equal(res.statusCode, 429, url)
+    const validate = ajv.compile(documented.content['application/json']!.schema)
+    t.ok(validate(res.json()), `${url}: body as documented ${JSON.stringify(validate.errors)}`)
+    for (const header of Object.keys(documented.headers)) t.ok(res.headers[header.toLowerCase()], `${url}: sends ${header}`)
+  }
 })
