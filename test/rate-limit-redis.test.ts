@@ -1,9 +1,11 @@
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { requires } from './fixtures/requires.js'
 import { startRedis } from './fixtures/redis.js'
-import { bearer, build, envFor, idpFor } from './helper.js'
+import app from '../app.js'
+import { loadConfig } from '../config/index.js'
+import { bearer, build, envFor, idpFor, TEST_SERVER } from './helper.js'
 
 // Two replicas (two instances of the app) share one redis-server, as behind a load
 // balancer. A window of an hour: no budget refills while a test runs, however slow the machine.
@@ -77,14 +79,22 @@ t.test('budget keys in Redis have a fixed length whatever the subject, and hold 
   t.equal((await get(a, PROTECTED, idp.sign({ sub: long }))).statusCode, 200)
   t.equal((await get(a, PROTECTED, idp.sign({ sub: 'alice@example.com' }))).statusCode, 200)
   t.equal((await get(a, PUBLIC, undefined, '2001:db8::1')).statusCode, 200)
+  // TRUST_PROXY=true takes the client address from X-Forwarded-For, which any client writes.
+  const config = loadConfig(envFor(idp, { REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: String(BUDGET), TRUST_PROXY: 'true' }))
+  const proxied = Fastify({ ...TEST_SERVER, trustProxy: config.trustProxy })
+  t.teardown(() => proxied.close())
+  await proxied.register(app, { config })
+  t.equal((await proxied.inject({ url: PUBLIC, headers: { 'x-forwarded-for': 'y'.repeat(8000) } })).statusCode, 200)
   const client = new Redis(redis.url)
   t.teardown(() => client.disconnect())
   const keys = (await client.keys('rate-limit:*')).sort()
-  t.equal(keys.length, 3)
+  t.equal(keys.length, 4)
   t.ok(keys.filter(key => key.startsWith('rate-limit:s:')).every(key => key.length === 'rate-limit:s:'.length + 22), `key lengths ${keys.map(key => key.length).join(' ')}`)
-  t.ok(keys.every(key => !key.includes('alice') && !key.includes('xxxx')), 'no subject in a key')
+  t.ok(keys.some(key => /^rate-limit:a:#[\w-]{22}$/.test(key)), 'an address that is none, hashed')
+  t.ok(keys.every(key => key.length <= 'rate-limit:a:'.length + 39), `no key longer than an IPv6 address's (${keys.map(key => key.length).join(' ')})`)
+  t.ok(keys.every(key => !key.includes('alice') && !key.includes('xxxx') && !key.includes('yyyy')), 'no subject in a key')
   t.ok(keys.includes('rate-limit:a:2001:db8::'), 'an IPv6 address by its /64')
-  const ttl = await client.pttl(keys[0]!)
+  const ttl = await client.pttl(keys.find(key => key.startsWith('rate-limit:s:'))!)
   t.ok(ttl > 0 && ttl <= WINDOW_SECONDS * 1000, `each expires with its window (${ttl} ms)`)
 })
 
