@@ -1,13 +1,16 @@
-import type {} from '@fastify/redis'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Redis } from 'ioredis'
 import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import type { Config, DpopConfig } from './config/index.js'
 import preflight, { createCorsHeaders, type CorsOptions } from './plugins/cors.js'
+import { connectRedis } from './redis/connection.js'
 import { createSharedNonceSecret } from './redis/nonce-secret.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
+import type { RateLimitOptions } from './plugins/rate-limit.js'
+import { RateLimitHeaders } from './rate-limit/headers.js'
 import securityHeaders, { SampleHeaders } from './plugins/security-headers.js'
 import health from './routes/health.js'
 import messages, { Permissions } from './routes/messages.js'
@@ -24,12 +27,14 @@ export interface AppOptions {
   config: Readonly<Config>
   /** Auth plugin options the environment does not set (tests shorten the key timings). */
   authOptions?: Pick<AuthOptions, 'keys' | 'tokenCacheSize'>
+  /** Rate limit options the environment does not set (tests lengthen the window). */
+  rateLimitOptions?: Pick<RateLimitOptions, 'windowSeconds' | 'timeoutSeconds'>
 }
 
 /** The whole service as one plugin, given its Config: (metrics) → security headers and CORS → (local issuer) → auth → docs → routes. */
 async function app (fastify: FastifyInstance, opts: AppOptions) {
   fastify.decorate('config', opts.config)
-  const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin, dpop: dpopConfig } = opts.config
+  const { auth: authConfig, localIssuer: localIssuerConfig, clientOrigin, dpop: dpopConfig, rateLimit: rateLimitConfig, redisUrl } = opts.config
   // Before any route, so each is labelled by its pattern as it is added; served by server.ts.
   // Loaded only when on: with metrics off, prom-client never loads.
   if (fastify.config.metrics !== undefined) await fastify.register(import('./plugins/metrics.js'))
@@ -38,7 +43,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     origin: clientOrigin,
     methods: ['GET'],
     allowedHeaders: ['Authorization', 'Content-Type', 'DPoP'],
-    exposedHeaders: ['WWW-Authenticate', 'DPoP-Nonce'],
+    exposedHeaders: ['WWW-Authenticate', 'DPoP-Nonce', ...(rateLimitConfig === undefined ? [] : RateLimitHeaders)],
     maxAgeSeconds: 86_400
   }
   await fastify.register(securityHeaders, { ...SampleHeaders, staticHeaders: createCorsHeaders(corsOptions) })
@@ -58,6 +63,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
       localIssuer: { issuer, audience, clientId: LocalClients.browser, scopes: { openid: 'Sign in', [Permissions.readAdminMessages]: 'Read the admin message' } }
     }
   }
+  // One connection for everything the replicas share; none when nothing uses it.
+  const redis = redisUrl !== undefined && (dpopConfig.mode !== 'off' || rateLimitConfig !== undefined) ? await connectRedis(fastify, redisUrl) : undefined
   // Docs first: @fastify/swagger documents only the routes added after it.
   await fastify.register(docs, { ...docsOptions, dpop: dpopConfig.mode !== 'off' })
   await fastify.register(auth, {
@@ -67,40 +74,38 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     resourceMetadata: { scopesSupported: Object.values(Permissions), resource: fastify.config.publicUrl },
     // Where tokens carry their permissions (PERMISSIONS_CLAIM); unset, the plugin's default.
     ...(fastify.config.permissionsClaim === undefined ? {} : { permissionsClaim: fastify.config.permissionsClaim }),
-    dpop: await dpopOptions(fastify, dpopConfig)
+    dpop: await dpopOptions(fastify, dpopConfig, redis)
   })
 
   fastify.setErrorHandler(handleError)
   fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ message: 'Not Found' }))
 
-  await fastify.register(messages, { prefix: '/api/messages' })
+  // The API's routes, in a scope of their own with the rate limit (not health, docs or metadata).
+  await fastify.register(async function api (api) {
+    if (rateLimitConfig !== undefined) {
+      // Imported only when on, like metrics.
+      const { default: rateLimit } = await import('./plugins/rate-limit.js')
+      await api.register(rateLimit, { ...opts.rateLimitOptions, max: rateLimitConfig.perMinute, redis })
+    }
+    await api.register(messages, { prefix: '/api/messages' })
+  })
   await fastify.register(health, { prefix: '/health' })
 }
 
 /**
- * DPoP for the plugin; with REDIS_URL, the replay cache every replica shares (closed
- * with the server), and with DPOP_NONCE=on the nonce secret they share through it.
+ * DPoP for the plugin; with REDIS_URL, the replay cache every replica shares, and with
+ * DPOP_NONCE=on the nonce secret they share through it.
  */
-async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, trustProxy, replayCacheSize, redisUrl }: DpopConfig): Promise<DpopOptions> {
+async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, trustProxy, replayCacheSize }: DpopConfig, client: Redis | undefined): Promise<DpopOptions> {
   let replayCache: DpopOptions['replayCache']
   let nonceOption: DpopOptions['nonce'] = nonce
-  if (redisUrl !== undefined && mode !== 'off') {
-    // Loaded only when used: ioredis and @fastify/redis hold tens of MB the service otherwise never needs.
-    const [{ Redis }, { default: fastifyRedis }] = await Promise.all([import('ioredis'), import('@fastify/redis')])
-    // No offline queue: with Redis unreachable a check fails at once (503) instead of waiting.
-    const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 })
+  if (client !== undefined && mode !== 'off') {
     const secret = nonce ? createSharedNonceSecret(client) : undefined
-    // Ours to close: QUIT cannot be sent while Redis is down, and shutting down then must not fail.
-    fastify.addHook('onClose', async () => {
-      secret?.close()
-      if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
-      else client.disconnect()
-    })
-    await fastify.register(fastifyRedis, { client, closeClient: false })
+    if (secret !== undefined) fastify.addHook('onClose', async () => secret.close())
     // One key's share, as in memory: a tenth of DPOP_REPLAY_CACHE_SIZE (here per proof max age).
-    replayCache = createRedisReplayCache(fastify.redis, { timeout: 0.5, perKey: Math.max(1, Math.floor(replayCacheSize / 10)) })
+    replayCache = createRedisReplayCache(client, { timeout: 0.5, perKey: Math.max(1, Math.floor(replayCacheSize / 10)) })
     if (secret !== undefined) {
-      // Connected by now (@fastify/redis waits for it): the replicas' secret before the first nonce.
+      // Connected by now (connectRedis waits for it): the replicas' secret before the first nonce.
       await secret.refresh()
       nonceOption = { secret: secret.current }
     }

@@ -50,7 +50,7 @@ async function start (idp: TestIssuer, targets: Target[]): Promise<Running[]> {
   const running: Running[] = []
   for (const target of targets) {
     const port = await freePort()
-    const child = startTarget(target, idp, port)
+    const child = await startTarget(target, idp, port)
     running.push({ target, child, port, pid: child.pid! })
   }
   for (const each of running) await waitUntilReady(each.port)
@@ -122,7 +122,8 @@ export function printTable ({ targets, cpuUs, rssMb }: TargetTable) {
     `and a shorter run of each workload unrecorded, ${SETTLE_SECONDS} s of rest, then ${REQUESTS} requests of the public route and the cached token, ${REQUESTS / 2} never-seen or forged; median (min–max).`)
 }
 
-export interface PairResult { pair: [PairSide, PairSide], rows: Array<{ kind: WorkloadKind | undefined, differences: number[], ratios: number[] }> }
+/** Per row, each round's difference and ratio of server CPU per request, and each side's p99 latency (ms). */
+export interface PairResult { pair: [PairSide, PairSide], rows: Array<{ kind: WorkloadKind | undefined, differences: number[], ratios: number[], p99s: Array<[number, number]> }> }
 
 /** Two new servers per round, warmed alike, loaded at once; which starts (and is loaded) first alternates. */
 export async function runPair (idp: TestIssuer, tokens: TargetTokens, pair: [PairSide, PairSide]): Promise<PairResult> {
@@ -130,7 +131,7 @@ export async function runPair (idp: TestIssuer, tokens: TargetTokens, pair: [Pai
   const kinds: Array<[WorkloadKind, WorkloadKind]> = a.workload !== undefined
     ? [[a.workload, b.workload!]]
     : workloadsOf(a.target).filter(kind => workloadsOf(b.target).includes(kind)).map(kind => [kind, kind])
-  const results = kinds.map(() => ({ differences: [] as number[], ratios: [] as number[] }))
+  const results = kinds.map(() => ({ differences: [] as number[], ratios: [] as number[], p99s: [] as Array<[number, number]> }))
   for (let round = 0; round < PAIR_ROUNDS; round++) {
     const aFirst = round % 2 === 0
     const running = await start(idp, aFirst ? [a.target, b.target] : [b.target, a.target])
@@ -147,6 +148,7 @@ export async function runPair (idp: TestIssuer, tokens: TargetTokens, pair: [Pai
           : await Promise.all([runB(), runA()]).then(([sb, sa]) => [sa, sb] as [Sample, Sample])
         results[i]!.differences.push(sampleA.cpuUs - sampleB.cpuUs)
         results[i]!.ratios.push(sampleA.cpuUs / sampleB.cpuUs)
+        results[i]!.p99s.push([sampleA.p99, sampleB.p99])
       }
     } finally {
       await stop(running)
@@ -160,8 +162,9 @@ export function printPair ({ pair, rows }: PairResult) {
   console.log(`${pairLabel(pair)}, paired (${PAIR_ROUNDS} rounds; each two new servers on core 0, warmed alike, loaded at once, ` +
     'which starts first swapped each round): server CPU per request, median difference (range), median ratio (range), rounds')
   const signed = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)}`
-  for (const { kind, differences, ratios } of rows) {
+  for (const { kind, differences, ratios, p99s } of rows) {
     console.log(`  ${kind === undefined ? 'difference' : workloadLabel(kind)}: ${signed(median(differences))} µs (${signed(Math.min(...differences))} to ${signed(Math.max(...differences))}), ` +
-      `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}); rounds ${differences.map(signed).join(', ')}`)
+      `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}); rounds ${differences.map(signed).join(', ')}; ` +
+      `p99 latency, median of rounds: ${median(p99s.map(([a]) => a))} ms against ${median(p99s.map(([, b]) => b))} ms`)
   }
 }

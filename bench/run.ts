@@ -19,7 +19,7 @@ import { createTestIssuer, startIntrospectionServer, type TestIssuer, type Intro
 import { freePort } from '../test/fixtures/net.js'
 import { pairLabel, parsePair, printPair, printTable as printTargetTable, runPair, runTable, WARMUP_TOKENS, type PairSide } from './compare.js'
 import { CONNECTIONS, cycle, DURATION_SECONDS, forgeSignatures, machineTicks, measure, median, peakRssMb, pin, stealShare, waitUntilReady, type Sample, type Workload } from './measure.js'
-import { LOG_LEVEL, parseTarget, serverPath, spawnPinned, TARGET_KINDS, type TargetTokens } from './targets.js'
+import { LOG_LEVEL, parseTarget, serverPath, spawnPinned, TABLE_KINDS, type TargetTokens } from './targets.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
 const NEW_TOKENS_PER_RUN = Number(process.env.BENCH_NEW_TOKENS ?? 15_000)
@@ -38,7 +38,7 @@ const runs = (section: typeof SECTIONS[number]) => PAIRS === undefined && (ONLY 
 const PAIRS = process.env.BENCH_PAIR?.split(';').map(parsePair)
 // The table's targets (`service@/path/to/checkout`…): by default the four of this build. The
 // default pairs then compare the table's service and plugin.
-const TARGETS = (process.env.BENCH_TARGETS?.split(',') ?? TARGET_KINDS).map(parseTarget)
+const TARGETS = (process.env.BENCH_TARGETS?.split(',') ?? TABLE_KINDS).map(parseTarget)
 // Metrics on against off: fresh pairs of servers (an even count: which starts first alternates),
 // recorded rounds per pair, requests of each kind per round.
 const METRICS_PAIRS = Number(process.env.BENCH_METRICS_PAIRS ?? 4)

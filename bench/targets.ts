@@ -4,16 +4,21 @@
  * with no auth at all; each started as its own process pinned to core 0, against
  * the bench's loopback issuer. A target may name another build (`service@/path`).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TestIssuer } from 'fastify-oauth-resource-server/testing'
+import { freePort } from '../test/fixtures/net.js'
 import { cycle, hasTaskset, type Workload } from './measure.js'
 
-export const TARGET_KINDS = ['service', 'plugin', 'auth0-verify', 'bare'] as const
+export const TARGET_KINDS = ['service', 'plugin', 'auth0-verify', 'bare', 'service-limit', 'service-limit-redis'] as const
 export type TargetKind = typeof TARGET_KINDS[number]
+/** The table's targets unless BENCH_TARGETS names others; the rate-limited services are for pairs (`BENCH_PAIR=service-limit-redis,service`). */
+export const TABLE_KINDS: readonly TargetKind[] = ['service', 'plugin', 'auth0-verify', 'bare']
+/** The rate-limited services' budget: high enough that no bench run spends it, so every request is counted and none refused. */
+const BENCH_RATE_LIMIT = '1000000'
 
 export const WORKLOAD_KINDS = ['public', 'cached', 'never-seen', 'forged'] as const
 export type WorkloadKind = typeof WORKLOAD_KINDS[number]
@@ -28,7 +33,9 @@ const LABELS: Record<TargetKind, string> = {
   service: 'service',
   plugin: 'plugin alone',
   'auth0-verify': 'fastify-auth0-verify',
-  bare: 'bare no-auth'
+  bare: 'bare no-auth',
+  'service-limit': 'service, rate limit in memory',
+  'service-limit-redis': 'service, rate limit on Redis'
 }
 
 const WORKLOAD_LABELS: Record<WorkloadKind, string> = {
@@ -59,6 +66,7 @@ export const serverPath = here('../server.js')
 
 /** The file a target runs, and the plugin build it loads (plugin targets of another build). */
 function entryOf ({ kind, build }: Target): { entry: string, pluginModule?: string } {
+  if (kind === 'service-limit' || kind === 'service-limit-redis') return { entry: serverPath }
   if (kind !== 'service' && kind !== 'plugin') return { entry: here(`./servers/${kind}.js`) }
   if (kind === 'service') return { entry: build === undefined ? serverPath : resolveBuild(build, 'dist/server.js') }
   return { entry: here('./servers/plugin.js'), ...(build === undefined ? {} : { pluginModule: resolveBuild(build, 'packages/fastify-oauth-resource-server/dist/index.js') }) }
@@ -82,12 +90,36 @@ const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [
 export const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn'
 
 /** Starts a target on 127.0.0.1:port, trusting one issuer. */
-export function startTarget (target: Target, idp: TestIssuer, port: number): ChildProcess {
+export async function startTarget (target: Target, idp: TestIssuer, port: number): Promise<ChildProcess> {
   const { entry, pluginModule } = entryOf(target)
-  const env: Record<string, string> = target.kind === 'service'
+  const service = target.kind === 'service' || target.kind === 'service-limit' || target.kind === 'service-limit-redis'
+  const env: Record<string, string> = service
     ? { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL }
     : { BENCH_ISSUER: idp.issuer, BENCH_AUDIENCE: idp.audience, PORT: String(port), ...(pluginModule === undefined ? {} : { BENCH_PLUGIN_MODULE: pluginModule }) }
-  return spawnPinned(entry, env, target.kind === 'service')
+  if (target.kind === 'service-limit') env.RATE_LIMIT_PER_MINUTE = BENCH_RATE_LIMIT
+  if (target.kind === 'service-limit-redis') Object.assign(env, { RATE_LIMIT_PER_MINUTE: BENCH_RATE_LIMIT, REDIS_URL: await benchRedis() })
+  return spawnPinned(entry, env, service)
+}
+
+let redisUrl: Promise<string> | undefined
+
+/**
+ * The redis-server (Debian's) every `service-limit-redis` server of the run shares, on a
+ * free loopback port, started at the first and killed by PID when the bench exits. On
+ * core 1 with the load: the servers' CPU on core 0 is theirs alone; Redis's own is not counted.
+ */
+function benchRedis (): Promise<string> {
+  redisUrl ??= (async () => {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
+    const port = await freePort()
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', mkdtempSync(join(tmpdir(), 'bench-redis-')), '--save', '', '--appendonly', 'no']
+    const command = hasTaskset() ? ['taskset', '-c', '1', 'redis-server', ...args] : ['redis-server', ...args]
+    const child = spawn(command[0]!, command.slice(1), { stdio: 'ignore' })
+    process.on('exit', () => child.kill('SIGKILL'))
+    // The service waits for Redis to accept its connection (connectRedis): no wait here.
+    return `redis://127.0.0.1:${port}`
+  })()
+  return redisUrl
 }
 
 /**

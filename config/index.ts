@@ -4,6 +4,7 @@ import { resolveDpop, type DpopConfig } from './dpop.js'
 import { EnvSchema, type Env, type LogLevel } from './schema.js'
 import { resolveIssuer, type IssuerChoice } from './issuers.js'
 import { resolveMetricsConfig, type MetricsConfig } from './metrics.js'
+import { resolveRateLimit, type RateLimitConfig } from './rate-limit.js'
 import { resolveServerOptions } from './server.js'
 import { resolvePermissionsClaim } from './permissions.js'
 
@@ -14,6 +15,7 @@ export { DEFAULT_LOCAL_AUDIENCE } from './issuers.js'
 export { parseTrustProxy } from './server.js'
 export type { DpopConfig } from './dpop.js'
 export type { MetricsConfig } from './metrics.js'
+export type { RateLimitConfig } from './rate-limit.js'
 
 /** The service's settings, read from the environment once and checked. */
 export interface Config extends IssuerChoice {
@@ -33,6 +35,10 @@ export interface Config extends IssuerChoice {
   publicUrl: string | undefined
   /** PERMISSIONS_CLAIM's claim paths; undefined: the plugin's default (`permissions`, `scope`). */
   permissionsClaim: string[][] | undefined
+  /** RATE_LIMIT_PER_MINUTE; undefined when unset (no limit). */
+  rateLimit: RateLimitConfig | undefined
+  /** REDIS_URL: the connection the replicas share (DPoP replay cache, nonce secret, rate limit); undefined when unset. */
+  redisUrl: string | undefined
 }
 
 /**
@@ -63,7 +69,10 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     metrics: resolveMetricsConfig(env),
     dpop,
     publicUrl,
-    permissionsClaim: resolvePermissionsClaim(env)?.map(path => [...path])
+    permissionsClaim: resolvePermissionsClaim(env)?.map(path => [...path]),
+    rateLimit: resolveRateLimit(env),
+    // resolveDpop has checked it (a redis:// or rediss:// URL).
+    redisUrl: dpop.redisUrl
   }
 }
 

@@ -39,6 +39,8 @@ export const EnvSchema = {
     // Default in dpop-config.ts. The maximum catches a typo: each entry is a few hundred bytes.
     DPOP_REPLAY_CACHE_SIZE: { type: 'integer', minimum: 10, maximum: 10_000_000 },
     REDIS_URL: { type: 'string' },
+    // Checked in rate-limit.ts, which names the variable and the range.
+    RATE_LIMIT_PER_MINUTE: { type: 'string' },
     PUBLIC_URL: { type: 'string' },
     // Claim paths, comma-separated; parsed in permissions.ts.
     PERMISSIONS_CLAIM: { type: 'string' },

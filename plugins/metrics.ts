@@ -13,6 +13,7 @@ import {
 import { createRequire } from 'node:module'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { RequestDurations } from '../metrics/request-durations.js'
+import { rateLimitChannel, type RateLimitMessage } from '../rate-limit/events.js'
 
 export interface Metrics {
   registry: Registry
@@ -180,13 +181,32 @@ async function metrics (fastify: FastifyInstance) {
     introspectionDurations.observe(durationSeconds)
   }
 
+  // Published by the rate limit once RATE_LIMIT_PER_MINUTE is set; zero until then.
+  const limited = new Counter({
+    name: 'rate_limited_requests_total',
+    help: 'Requests refused by the rate limit (429), by the budget they spent: a verified subject\'s, or a client address\'s',
+    labelNames: ['budget'],
+    registers: [registry]
+  })
+  for (const budget of ['subject', 'address']) limited.inc({ budget }, 0)
+  const rateLimitUnavailable = new Counter({
+    name: 'rate_limit_unavailable_total',
+    help: 'Requests let through uncounted because Redis did not answer the rate limit (it fails open)',
+    registers: [registry]
+  })
+  const onRateLimit = ({ outcome, budget }: RateLimitMessage) => {
+    if (outcome === 'limited') limited.inc({ budget })
+    else rateLimitUnavailable.inc()
+  }
+
   const subscriptions = [
     [channels.authDecision, onDecision],
     [channels.tokenCache, onCacheLookup],
     [channels.keyFetch, onFetch],
     [channels.keySet, onKeySet],
     [channels.dpopReplay, onReplay],
-    [channels.introspection, onIntrospection]
+    [channels.introspection, onIntrospection],
+    [rateLimitChannel, onRateLimit]
   ] as Array<[typeof channels.keySet, (message: unknown) => void]>
   for (const [channel, onMessage] of subscriptions) channel.subscribe(onMessage)
   fastify.addHook('onClose', async () => {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts'
-import { ForbiddenResponse, MessageSchema, ProtectedResponses } from './schemas.js'
+import { ForbiddenResponse, MessageSchema, ProtectedResponses, TooManyRequestsResponse } from './schemas.js'
 
 export const Messages = {
   public: "The API doesn't require an access token to share this message.",
@@ -21,7 +21,7 @@ const messages: FastifyPluginAsyncJsonSchemaToTs = async (fastify) => {
     schema: {
       summary: 'A message for anyone',
       tags,
-      response: { 200: MessageSchema }
+      response: { 200: MessageSchema, ...TooManyRequestsResponse }
     }
   }, async () => ({ message: Messages.public }))
 
@@ -30,7 +30,7 @@ const messages: FastifyPluginAsyncJsonSchemaToTs = async (fastify) => {
       summary: 'A message for any valid access token',
       tags,
       security: [{ bearerAuth: [] }],
-      response: { 200: MessageSchema, ...ProtectedResponses }
+      response: { 200: MessageSchema, ...ProtectedResponses, ...TooManyRequestsResponse }
     },
     onRequest: fastify.authenticate
   }, async () => ({ message: Messages.protected }))
@@ -43,7 +43,7 @@ const messages: FastifyPluginAsyncJsonSchemaToTs = async (fastify) => {
         'It names the token\'s `sub`, or, for a client credentials token without one, its `client_id`.',
       tags,
       security: [{ bearerAuth: [] }, {}],
-      response: { 200: MessageSchema, ...ProtectedResponses }
+      response: { 200: MessageSchema, ...ProtectedResponses, ...TooManyRequestsResponse }
     },
     onRequest: fastify.authenticateOptional
   }, async request => {
@@ -58,7 +58,7 @@ const messages: FastifyPluginAsyncJsonSchemaToTs = async (fastify) => {
       description: `Needs \`${Permissions.readAdminMessages}\` in the token's \`permissions\` array or \`scope\` string.`,
       tags,
       security: [{ bearerAuth: [Permissions.readAdminMessages] }],
-      response: { 200: MessageSchema, ...ProtectedResponses, 403: ForbiddenResponse }
+      response: { 200: MessageSchema, ...ProtectedResponses, 403: ForbiddenResponse, ...TooManyRequestsResponse }
     },
     onRequest: fastify.authenticate,
     preHandler: fastify.requireScopes(Permissions.readAdminMessages)

@@ -40,4 +40,16 @@ export const ProtectedResponses = {
   })
 } as const
 
+const integer = (description: string) => ({ type: 'integer', description } as const)
+
+/** The rate limit's answer, when RATE_LIMIT_PER_MINUTE is set (docs/operations.md, "Rate limits"). */
+export const TooManyRequestsResponse = {
+  429: error('Too many requests: the caller\'s budget (its token\'s subject, or its address without a verified token) is spent until the window ends. Only with RATE_LIMIT_PER_MINUTE set', {
+    'Retry-After': integer('Seconds until the budget is renewed'),
+    'RateLimit-Limit': integer('Requests a budget holds per window'),
+    'RateLimit-Remaining': integer('Requests left in this window (0)'),
+    'RateLimit-Reset': integer('Seconds until the budget is renewed')
+  })
+} as const
+
 export const ForbiddenResponse = error('The token lacks the required permission: error="insufficient_scope"', challenge)
