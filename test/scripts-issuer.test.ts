@@ -14,7 +14,7 @@ async function run (file: string, args: string[], env: Record<string, string>) {
     const { stdout, stderr } = await promisify(execFile)(...plainNode([file, ...args]), {
       cwd: mkdtempSync(join(tmpdir(), 'issuer-cwd-')),
       env: { PATH: process.env.PATH ?? '', ...env },
-      timeout: 40_000
+      timeout: 300_000
     })
     return { code: 0, stdout, stderr }
   } catch (error) {

@@ -19,7 +19,7 @@ t.test('npm run token -- --dpop prints the headers of one DPoP call: accepted on
 
   const { stdout, stderr } = await promisify(execFile)(...plainNode([SCRIPT, '--dpop']), {
     env: { PATH: process.env.PATH ?? '', LOCAL_ISSUER_DATA: dataDir },
-    timeout: 30_000
+    timeout: 300_000
   })
   const [authorization, proof] = stdout.trim().split('\n')
   t.match(authorization, /^Authorization: DPoP [\w-]+\.[\w-]+\.[\w-]+$/)

@@ -22,7 +22,7 @@ async function token (dataDir: string | undefined, args: string[] = [], cwd = mk
     const { stdout, stderr } = await promisify(execFile)(...plainNode([SCRIPT, ...args]), {
       cwd,
       env: { PATH: process.env.PATH ?? '', ...(dataDir === undefined ? {} : { LOCAL_ISSUER_DATA: dataDir }) },
-      timeout: 30_000
+      timeout: 300_000
     })
     return { code: 0, stdout: stdout.trim(), stderr }
   } catch (error) {

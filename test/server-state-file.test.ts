@@ -13,7 +13,7 @@ t.test('npm start with a corrupt local issuer state file exits 1 with one line n
   const file = join(dataDir, 'state.json')
   writeFileSync(file, '{"signingKey": {}, ')
   const env = { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: dataDir, LOG_LEVEL: 'warn' }
-  const result = await promisify(execFile)(...plainNode([SERVER]), { cwd: mkdtempSync(join(tmpdir(), 'server-cwd-')), env, timeout: 40_000 })
+  const result = await promisify(execFile)(...plainNode([SERVER]), { cwd: mkdtempSync(join(tmpdir(), 'server-cwd-')), env, timeout: 300_000 })
     .then(() => ({ code: 0, stderr: '' }), (error: { code: number, stderr: string }) => error)
   t.equal(result.code, 1)
   // oidc-provider's own Node.js version warning may precede it on Node.js 20.
