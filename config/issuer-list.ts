@@ -1,21 +1,23 @@
 import { parseProviderUrl, type IntrospectionOptions, type IssuerOptions } from 'fastify-oauth-resource-server'
 import { ConfigError } from './error.js'
+import { readPermissionsClaim } from './permissions.js'
 
 /**
  * Several trusted issuers, numbered from 1 without gaps, one variable per setting:
  *   ISSUER_1_BASE_URL, ISSUER_1_AUDIENCE, ISSUER_1_JWKS_URI,
  *   ISSUER_1_INTROSPECTION_CLIENT_ID, ISSUER_1_INTROSPECTION_CLIENT_SECRET, ISSUER_1_INTROSPECTION_ENDPOINT,
- *   ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND
+ *   ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND, ISSUER_1_PERMISSIONS_CLAIM
  * Chosen over one JSON variable: no quoting to get wrong in a shell or a .env file,
  * each error names the one variable at fault, and a secret is a variable of its own.
  */
-const SETTINGS = ['BASE_URL', 'AUDIENCE', 'JWKS_URI', 'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND'] as const
+const SETTINGS = ['BASE_URL', 'AUDIENCE', 'JWKS_URI', 'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND',
+  'PERMISSIONS_CLAIM'] as const
 type Setting = typeof SETTINGS[number]
 
 const NUMBERED = /^ISSUER_(\d+)_(.+)$/
 const MAX_ISSUERS = 20
 
-export type ExternalIssuer = Pick<IssuerOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection'> & { audience: string }
+export type ExternalIssuer = Pick<IssuerOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection'> & { audience: string, permissionsClaim?: string[][] }
 
 /** The numbered issuers of the environment, or undefined when none is set. Throws ConfigError naming the variable. */
 export function readIssuerList (env: Readonly<Record<string, unknown>>): ExternalIssuer[] | undefined {
@@ -57,6 +59,9 @@ export function readIssuerList (env: Readonly<Record<string, unknown>>): Externa
     const entry: ExternalIssuer = { issuer, audience: settings.AUDIENCE, jwksUri: url('JWKS_URI') }
     const introspection = readIntrospection(settings.INTROSPECTION_CLIENT_ID, settings.INTROSPECTION_CLIENT_SECRET, url('INTROSPECTION_ENDPOINT'), `ISSUER_${n}_`, settings.INTROSPECTION_MAX_CALLS_PER_SECOND)
     if (introspection !== undefined) entry.introspection = introspection
+    // This issuer's own claim paths; without them, PERMISSIONS_CLAIM's (or the plugin's default).
+    const permissionsClaim = readPermissionsClaim(name('PERMISSIONS_CLAIM'), settings.PERMISSIONS_CLAIM)
+    if (permissionsClaim !== undefined) entry.permissionsClaim = permissionsClaim.map(path => [...path])
     issuers.push(entry)
   }
   return issuers
