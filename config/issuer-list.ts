@@ -1,25 +1,27 @@
 import { parseProviderUrl, type IntrospectionOptions, type IssuerOptions } from 'fastify-oauth-resource-server'
 import { ConfigError } from './error.js'
 import { readProviderSettings } from './provider-settings.js'
+import { readPermissionsClaim } from './permissions.js'
 
 /**
  * Several trusted issuers, numbered from 1 without gaps, one variable per setting:
  *   ISSUER_1_BASE_URL, ISSUER_1_AUDIENCE, ISSUER_1_JWKS_URI,
  *   ISSUER_1_INTROSPECTION_CLIENT_ID, ISSUER_1_INTROSPECTION_CLIENT_SECRET, ISSUER_1_INTROSPECTION_ENDPOINT,
- *   ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND, ISSUER_1_AUDIENCE_CLAIM, ISSUER_1_TENANTS, ISSUER_1_ALIASES
+ *   ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND, ISSUER_1_AUDIENCE_CLAIM, ISSUER_1_TENANTS, ISSUER_1_ALIASES,
+ *   ISSUER_1_PERMISSIONS_CLAIM
  * Chosen over one JSON variable: no quoting to get wrong in a shell or a .env file,
  * each error names the one variable at fault, and a secret is a variable of its own.
  */
 const SETTINGS = [
   'BASE_URL', 'AUDIENCE', 'JWKS_URI', 'INTROSPECTION_CLIENT_ID', 'INTROSPECTION_CLIENT_SECRET', 'INTROSPECTION_ENDPOINT', 'INTROSPECTION_MAX_CALLS_PER_SECOND',
-  'AUDIENCE_CLAIM', 'TENANTS', 'ALIASES'
+  'AUDIENCE_CLAIM', 'TENANTS', 'ALIASES', 'PERMISSIONS_CLAIM'
 ] as const
 type Setting = typeof SETTINGS[number]
 
 const NUMBERED = /^ISSUER_(\d+)_(.+)$/
 const MAX_ISSUERS = 20
 
-export type ExternalIssuer = Pick<IssuerOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'audienceClaim' | 'tenants' | 'issuerAliases'>
+export type ExternalIssuer = Pick<IssuerOptions, 'issuer' | 'audience' | 'jwksUri' | 'introspection' | 'audienceClaim' | 'tenants' | 'issuerAliases'> & { permissionsClaim?: string[][] }
 
 /** The numbered issuers of the environment, or undefined when none is set. Throws ConfigError naming the variable. */
 export function readIssuerList (env: Readonly<Record<string, unknown>>): ExternalIssuer[] | undefined {
@@ -68,6 +70,9 @@ export function readIssuerList (env: Readonly<Record<string, unknown>>): Externa
       aliases: { name: name('ALIASES'), value: settings.ALIASES },
       issuer: { name: name('BASE_URL'), value: issuer }
     }))
+    // This issuer's own claim paths; without them, PERMISSIONS_CLAIM's (or the plugin's default).
+    const permissionsClaim = readPermissionsClaim(name('PERMISSIONS_CLAIM'), settings.PERMISSIONS_CLAIM)
+    if (permissionsClaim !== undefined) entry.permissionsClaim = permissionsClaim.map(path => [...path])
     issuers.push(entry)
   }
   return issuers

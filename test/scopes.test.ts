@@ -55,3 +55,23 @@ t.test('PERMISSIONS_CLAIM=realm_access.roles: a Keycloak realm role grants; the 
   t.equal(await status({ realm_access: { roles: [{ name: 'read:admin-messages' }] } }), 403, 'a role that is not a string')
   t.equal(await status({ permissions: ['read:admin-messages'], scope: 'read:admin-messages' }), 403)
 })
+
+t.test('ISSUER_2_PERMISSIONS_CLAIM: the second issuer grants by realm role, the first by PERMISSIONS_CLAIM', async t => {
+  const auth0 = await idpFor(t)
+  const keycloak = await idpFor(t)
+  const app = await build(t, {
+    ISSUER_1_BASE_URL: auth0.issuer,
+    ISSUER_1_AUDIENCE: auth0.audience,
+    ISSUER_2_BASE_URL: keycloak.issuer,
+    ISSUER_2_AUDIENCE: keycloak.audience,
+    ISSUER_2_PERMISSIONS_CLAIM: 'realm_access.roles',
+    PERMISSIONS_CLAIM: '["https://hello-world.example.com/roles"]'
+  })
+  const status = async (token: string) => (await app.inject({ url: ADMIN, headers: bearer(token) })).statusCode
+  const realmRole = { realm_access: { roles: ['read:admin-messages'] } }
+  const namespaced = { 'https://hello-world.example.com/roles': ['read:admin-messages'] }
+  t.equal(await status(keycloak.sign(realmRole)), 200)
+  t.equal(await status(keycloak.sign(namespaced)), 403, 'the Keycloak issuer reads realm roles only')
+  t.equal(await status(auth0.sign(namespaced)), 200)
+  t.equal(await status(auth0.sign(realmRole)), 403, 'a realm role from the other issuer grants nothing')
+})

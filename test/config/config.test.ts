@@ -218,3 +218,18 @@ t.test('PERMISSIONS_CLAIM takes claim paths, comma-separated; a bad one stops st
     t.throws(() => config(bad), { name: 'ConfigError', message: /^PERMISSIONS_CLAIM / }, JSON.stringify(bad))
   }
 })
+
+t.test('ISSUER_<n>_PERMISSIONS_CLAIM gives one issuer its own claim paths; a bad one names the variable', async t => {
+  const env = {
+    ...base,
+    ISSUER_1_BASE_URL: 'https://tenant.us.auth0.com/',
+    ISSUER_1_AUDIENCE: 'https://hello-world.example.com',
+    ISSUER_2_BASE_URL: 'https://keycloak.example.com/realms/staff',
+    ISSUER_2_AUDIENCE: 'hello-world-api',
+    ISSUER_2_PERMISSIONS_CLAIM: 'realm_access.roles, resource_access["api.example.com"].roles'
+  }
+  const issuers = resolveConfig(env).auth?.issuers
+  t.equal(issuers?.[0]?.permissionsClaim, undefined, 'the first issuer keeps PERMISSIONS_CLAIM or the default')
+  t.same(issuers?.[1]?.permissionsClaim, [['realm_access', 'roles'], ['resource_access', 'api.example.com', 'roles']])
+  t.throws(() => resolveConfig({ ...env, ISSUER_2_PERMISSIONS_CLAIM: 'realm_access..roles' }), { name: 'ConfigError', message: /^ISSUER_2_PERMISSIONS_CLAIM has no claim name/ })
+})

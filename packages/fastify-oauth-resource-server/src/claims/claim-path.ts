@@ -16,7 +16,6 @@ const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 // A plain segment (no dot, bracket, quote, comma or space), or a JSON string in brackets.
 // (JSON.parse refuses what a JSON string may not hold, control characters among them.)
 const SEGMENT = /([^.[\]",\s]+)|\[("(?:[^"\\]|\\.)*")\]/y
-const PLAIN = /^[^.[\]",\s]+$/
 
 /** Why a key cannot be a segment of a claim path; undefined when it can. */
 export function segmentProblem (key: unknown): string | undefined {
@@ -85,11 +84,6 @@ export function toClaimPath (given: unknown): ClaimPath | string {
   if (typeof parsed === 'string') return parsed
   if (parsed.length !== 1) return `names ${parsed.length} paths in one string: give each as an entry of an array`
   return parsed[0] as ClaimPath
-}
-
-/** The path as text, as parseClaimPaths reads it back. */
-export function formatClaimPath (path: ClaimPath): string {
-  return path.map((key, i) => PLAIN.test(key) ? `${i === 0 ? '' : '.'}${key}` : `[${JSON.stringify(key)}]`).join('')
 }
 
 /**
