@@ -109,6 +109,12 @@ export interface AuthOptions {
   tokenCacheSize?: number
   /** DPoP (RFC 9449): sender-constrained tokens. Default off (Bearer only). */
   dpop?: DpopOptions
+  /**
+   * OpenTelemetry spans (made only when an SDK is registered). `subject: true` adds the
+   * token's `sub` to the authenticate span as `user.id`; default false: a trace then
+   * names no user.
+   */
+  tracing?: { subject?: boolean }
 }
 
 /** The claims of a verified access token; those named here are of their type whenever present. */
