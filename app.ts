@@ -65,7 +65,9 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     ...trusted,
     // RFC 9728 §3.3: the resource is the URL clients call, PUBLIC_URL or else each request's own origin.
     resourceMetadata: { scopesSupported: Object.values(Permissions), resource: fastify.config.publicUrl },
-    dpop: await dpopOptions(fastify, dpopConfig)
+    dpop: await dpopOptions(fastify, dpopConfig),
+    // TRACE_SUBJECT=on: the token's sub on the authenticate span (spans exist only with tracing on).
+    tracing: { subject: fastify.config.tracing?.subject === true }
   })
 
   fastify.setErrorHandler(handleError)

@@ -5,6 +5,7 @@ import { EnvSchema, type Env, type LogLevel } from './schema.js'
 import { resolveIssuer, type IssuerChoice } from './issuers.js'
 import { resolveMetricsConfig, type MetricsConfig } from './metrics.js'
 import { resolveServerOptions } from './server.js'
+import { resolveTracingConfig, type TracingConfig } from './tracing.js'
 
 export { ConfigError } from './error.js'
 export { readEnvironment } from './environment.js'
@@ -13,6 +14,7 @@ export { DEFAULT_LOCAL_AUDIENCE } from './issuers.js'
 export { parseTrustProxy } from './server.js'
 export type { DpopConfig } from './dpop.js'
 export type { MetricsConfig } from './metrics.js'
+export { exportSdkEnvironment, type TracingConfig } from './tracing.js'
 
 /** The service's settings, read from the environment once and checked. */
 export interface Config extends IssuerChoice {
@@ -30,6 +32,8 @@ export interface Config extends IssuerChoice {
   dpop: DpopConfig
   /** PUBLIC_URL's origin, the address clients call; undefined when unset. */
   publicUrl: string | undefined
+  /** OpenTelemetry tracing; undefined unless the OTEL_* variables ask for it (then the SDK is loaded). */
+  tracing: TracingConfig | undefined
 }
 
 /**
@@ -59,7 +63,8 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     localIssuer,
     metrics: resolveMetricsConfig(env),
     dpop,
-    publicUrl
+    publicUrl,
+    tracing: resolveTracingConfig(env, raw)
   }
 }
 

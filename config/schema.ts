@@ -36,6 +36,8 @@ export const EnvSchema = {
     DPOP_REPLAY_CACHE_SIZE: { type: 'integer', minimum: 10, maximum: 10_000_000 },
     REDIS_URL: { type: 'string' },
     PUBLIC_URL: { type: 'string' },
+    // Tracing turns on with the OpenTelemetry SDK's own OTEL_* variables (tracing.ts reads them from the whole environment).
+    TRACE_SUBJECT: { enum: ['on', 'off'] },
     NODE_ENV: { type: 'string' }
   },
   required: ['PORT', 'HOST', 'LOG_LEVEL', 'CLIENT_ORIGIN_URL', 'LOCAL_ISSUER_DATA', 'DPOP', 'DPOP_NONCE']
