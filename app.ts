@@ -70,6 +70,10 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     tracing: { subject: fastify.config.tracing?.subject === true }
   })
 
+  // Before the routes: its hooks are the whole app's. Loaded only with AUDIT_LOG set.
+  const { audit } = fastify.config
+  if (audit !== undefined) await fastify.register(import('./plugins/audit.js'), { destination: audit.destination })
+
   fastify.setErrorHandler(handleError)
   fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ message: 'Not Found' }))
 

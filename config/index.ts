@@ -6,6 +6,7 @@ import { resolveIssuer, type IssuerChoice } from './issuers.js'
 import { resolveMetricsConfig, type MetricsConfig } from './metrics.js'
 import { resolveServerOptions } from './server.js'
 import { resolveTracingConfig, type TracingConfig } from './tracing.js'
+import { resolveAuditConfig, type AuditConfig } from './audit.js'
 
 export { ConfigError } from './error.js'
 export { readEnvironment } from './environment.js'
@@ -15,6 +16,7 @@ export { parseTrustProxy } from './server.js'
 export type { DpopConfig } from './dpop.js'
 export type { MetricsConfig } from './metrics.js'
 export { exportSdkEnvironment, type TracingConfig } from './tracing.js'
+export type { AuditConfig } from './audit.js'
 
 /** The service's settings, read from the environment once and checked. */
 export interface Config extends IssuerChoice {
@@ -34,6 +36,8 @@ export interface Config extends IssuerChoice {
   publicUrl: string | undefined
   /** OpenTelemetry tracing; undefined unless the OTEL_* variables ask for it (then the SDK is loaded). */
   tracing: TracingConfig | undefined
+  /** AUDIT_LOG: where audit events go; undefined when off (the default). */
+  audit: AuditConfig | undefined
 }
 
 /**
@@ -64,7 +68,8 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     metrics: resolveMetricsConfig(env),
     dpop,
     publicUrl,
-    tracing: resolveTracingConfig(env, raw)
+    tracing: resolveTracingConfig(env, raw),
+    audit: resolveAuditConfig(env)
   }
 }
 
