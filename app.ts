@@ -74,8 +74,14 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     resourceMetadata: { scopesSupported: Object.values(Permissions), resource: fastify.config.publicUrl },
     // Where tokens carry their permissions (PERMISSIONS_CLAIM); unset, the plugin's default.
     ...(fastify.config.permissionsClaim === undefined ? {} : { permissionsClaim: fastify.config.permissionsClaim }),
-    dpop: await dpopOptions(fastify, dpopConfig, redis)
+    dpop: await dpopOptions(fastify, dpopConfig, redis),
+    // TRACE_SUBJECT=on: the token's sub on the authenticate span (spans exist only with tracing on).
+    tracing: { subject: fastify.config.tracing?.subject === true }
   })
+
+  // Before the routes: its hooks are the whole app's. Loaded only with AUDIT_LOG set.
+  const { audit } = fastify.config
+  if (audit !== undefined) await fastify.register(import('./plugins/audit.js'), { destination: audit.destination })
 
   fastify.setErrorHandler(handleError)
   fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ message: 'Not Found' }))

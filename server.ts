@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, readEnvironment, type Config } from './config/
 import { deferredChildLogger } from './logging/request-logger.js'
 import { serializeRequest } from './logging/redaction.js'
 import { createMetricsServer, METRICS_PATH } from './metrics/metrics-server.js'
+import type { Tracing } from './tracing/sdk.js'
 
 // The issuer's discovery document names another issuer: the configuration is wrong, not the provider.
 // The local issuer's state file is broken: its message names the file and what is wrong.
@@ -24,6 +25,15 @@ function exitOnStartError (error: unknown, log?: (error: unknown) => void): neve
 let config: Readonly<Config>
 try {
   config = loadConfig(readEnvironment())
+} catch (error) {
+  exitOnStartError(error)
+}
+
+// Tracing only when the OTEL_* variables ask for it: otherwise the OpenTelemetry SDK and
+// @fastify/otel are never imported. Started before the app, whose auth plugin looks for it when ready.
+let tracing: Tracing | undefined
+try {
+  tracing = config.tracing === undefined ? undefined : (await import('./tracing/sdk.js')).startTracing(config.tracing)
 } catch (error) {
   exitOnStartError(error)
 }
@@ -51,9 +61,12 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err !== undefined) server.log.error({ err }, 'closing after an error')
   else server.log.info({ signal }, 'closing')
   await server.close()
+  // The spans of the last requests are exported before the process exits.
+  await tracing?.shutdown()
 })
 
 try {
+  if (tracing !== undefined) await server.register(tracing.plugin)
   await server.register(app, { config })
   // Prometheus scrapes a second listener, never the API's port; it closes with the API.
   // server.metrics is there exactly when config.metrics is (the app registers it then).

@@ -7,6 +7,8 @@ import { resolveMetricsConfig, type MetricsConfig } from './metrics.js'
 import { resolveRateLimit, type RateLimitConfig } from './rate-limit.js'
 import { resolveServerOptions } from './server.js'
 import { resolvePermissionsClaim } from './permissions.js'
+import { resolveTracingConfig, type TracingConfig } from './tracing.js'
+import { resolveAuditConfig, type AuditConfig } from './audit.js'
 
 export { ConfigError } from './error.js'
 export { readEnvironment } from './environment.js'
@@ -16,6 +18,8 @@ export { parseTrustProxy } from './server.js'
 export type { DpopConfig } from './dpop.js'
 export type { MetricsConfig } from './metrics.js'
 export type { RateLimitConfig } from './rate-limit.js'
+export { exportSdkEnvironment, type TracingConfig } from './tracing.js'
+export type { AuditConfig } from './audit.js'
 
 /** The service's settings, read from the environment once and checked. */
 export interface Config extends IssuerChoice {
@@ -39,6 +43,10 @@ export interface Config extends IssuerChoice {
   rateLimit: RateLimitConfig | undefined
   /** REDIS_URL: the connection the replicas share (DPoP replay cache, nonce secret, rate limit); undefined when unset. */
   redisUrl: string | undefined
+  /** OpenTelemetry tracing; undefined unless the OTEL_* variables ask for it (then the SDK is loaded). */
+  tracing: TracingConfig | undefined
+  /** AUDIT_LOG: where audit events go; undefined when off (the default). */
+  audit: AuditConfig | undefined
 }
 
 /**
@@ -72,7 +80,9 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     permissionsClaim: resolvePermissionsClaim(env)?.map(path => [...path]),
     rateLimit: resolveRateLimit(env),
     // resolveDpop has checked it (a redis:// or rediss:// URL).
-    redisUrl: dpop.redisUrl
+    redisUrl: dpop.redisUrl,
+    tracing: resolveTracingConfig(env, raw),
+    audit: resolveAuditConfig(env)
   }
 }
 

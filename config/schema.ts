@@ -44,6 +44,10 @@ export const EnvSchema = {
     PUBLIC_URL: { type: 'string' },
     // Claim paths, comma-separated; parsed in permissions.ts.
     PERMISSIONS_CLAIM: { type: 'string' },
+    // Tracing turns on with the OpenTelemetry SDK's own OTEL_* variables (tracing.ts reads them from the whole environment).
+    TRACE_SUBJECT: { enum: ['on', 'off'] },
+    // off, stdout or a file path (audit.ts).
+    AUDIT_LOG: { type: 'string' },
     NODE_ENV: { type: 'string' }
   },
   required: ['PORT', 'HOST', 'LOG_LEVEL', 'CLIENT_ORIGIN_URL', 'LOCAL_ISSUER_DATA', 'DPOP', 'DPOP_NONCE']

@@ -1,7 +1,9 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
+import { createAuthSpans } from './diagnostics/auth-spans.js'
 import { ACCEPTED, channels, refusedMessage } from './diagnostics/channels.js'
+import { refreshTracer, tracer } from './diagnostics/tracing.js'
 import type { DpopMode } from './dpop/types.js'
 import { readCredential, usesDpopScheme, type Credential } from './http/credentials.js'
 import { createDpopStep } from './http/dpop-check.js'
@@ -46,6 +48,7 @@ export {
   type TokenCacheMessage,
   type TypedChannel
 } from './diagnostics/channels.js'
+export { SpanAttributes, SpanNames, TRACER_NAME } from './diagnostics/tracing.js'
 export { RESOURCE_METADATA_PATH } from './http/resource-metadata.js'
 export { IssuerMismatchError } from './keys/key-store.js'
 export { UnusableIssuerError } from './keys/discovered-issuer.js'
@@ -80,6 +83,11 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     ? (error: AuthError) => error
     : registerResourceMetadata(fastify, options, options.resourceMetadataScopes, dpop.metadata)
 
+  // The steps as called; wrapped in spans when the app is ready, if an OpenTelemetry SDK is registered by then.
+  let verify = verifier.verify
+  let checkProof = dpop.check
+  let traced: onRequestHookHandler | undefined
+
   function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: Verdict | AuthError, mode: DpopMode, scheme: Credential['scheme']) {
     if (isClaims(verdict)) {
       request.claims = verdict
@@ -96,15 +104,20 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   // The token verifies first (its signature is cached), then the DPoP step binds it to its proof.
   function bind (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, credential: Credential, mode: DpopMode, verdict: Verdict) {
     if (!isClaims(verdict)) return settle(request, done, verdict, mode, credential.scheme)
-    dpop.check(request, reply, credential, verdict, error => settle(request, done, error ?? verdict, mode, credential.scheme))
+    checkProof(request, reply, credential, verdict, error => settle(request, done, error ?? verdict, mode, credential.scheme))
   }
 
-  const authenticate: onRequestHookHandler = function authenticate (request, reply, done) {
+  const untraced: onRequestHookHandler = function authenticate (request, reply, done) {
     const mode = dpop.modeOf(request)
     const credential = readCredential(request, realm, mode)
     if (credential instanceof AuthError) return settle(request, done, credential, mode, usesDpopScheme(request, mode) ? 'DPoP' : 'Bearer')
     if (mode === 'required' && credential.scheme === 'Bearer') return settle(request, done, dpop.required(), mode, 'Bearer')
-    verifier.verify(request, credential.token, verdict => bind(request, reply, done, credential, mode, verdict))
+    verify(request, credential.token, verdict => bind(request, reply, done, credential, mode, verdict))
+  }
+
+  const authenticate: onRequestHookHandler = function authenticate (request, reply, done) {
+    if (traced === undefined) return untraced.call(this, request, reply, done)
+    traced.call(this, request, reply, done)
   }
 
   // Optional authentication: only a request with no Authorization header at all goes
@@ -136,6 +149,20 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     return { keysLoaded: status.every(each => each.keysLoaded), cachedTokens: cache.size, issuers: status }
   })
 
+  fastify.addHook('onReady', function startTracing (done) {
+    refreshTracer()
+    if (tracer !== undefined) {
+      const spans = createAuthSpans(tracer, {
+        subject: options.tracing.subject,
+        schemeOf: request => request.headers.authorization === undefined ? undefined : usesDpopScheme(request, dpop.modeOf(request)) ? 'DPoP' : 'Bearer',
+        issuerOf: request => verifier.issuerOf(request)
+      })
+      verify = spans.verify(verifier.verify)
+      checkProof = spans.checkProof(dpop.check)
+      traced = spans.authenticate(untraced)
+    }
+    done()
+  })
   fastify.addHook('onReady', () => issuers.start())
   fastify.addHook('onClose', async () => issuers.close())
 }

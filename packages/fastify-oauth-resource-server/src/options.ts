@@ -54,6 +54,7 @@ export interface ResolvedOptions {
   maxResponseBytes: number
   tokenCacheSize: number
   dpop: ResolvedDpopOptions
+  tracing: { subject: boolean }
 }
 
 // In seconds.
@@ -198,8 +199,16 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     staleIfError: seconds('keys.staleIfError', keys.staleIfError, DAY, 0, 7 * DAY),
     maxResponseBytes: number('keys.maxResponseBytes', keys.maxResponseBytes, 512 * 1024, 1024),
     tokenCacheSize: Math.floor(number('tokenCacheSize', options.tokenCacheSize, 20_000, 0)),
-    dpop: resolveDpopOptions(options.dpop)
+    dpop: resolveDpopOptions(options.dpop),
+    tracing: resolveTracing(options.tracing, fail)
   }
+}
+
+function resolveTracing (given: AuthOptions['tracing'], fail: (option: string, message: string) => never): { subject: boolean } {
+  if (given === undefined) return { subject: false }
+  if (typeof given !== 'object' || given === null) fail('tracing', 'must be an object such as { subject: true }')
+  if (given.subject !== undefined && typeof given.subject !== 'boolean') fail('tracing.subject', 'must be true or false')
+  return { subject: given.subject === true }
 }
 
 /** An http(s) origin, given with or without one trailing slash, as URL spells it; undefined for anything else. */

@@ -143,6 +143,12 @@ export interface AuthOptions {
    * `'realm_access.roles'` or `['roles', 'scp']`. Default `['permissions', 'scope']`.
    */
   permissionsClaim?: PermissionsClaim
+  /**
+   * OpenTelemetry spans (made only when an SDK is registered). `subject: true` adds the
+   * token's `sub` to the authenticate span as `user.id`; default false: a trace then
+   * names no user.
+   */
+  tracing?: { subject?: boolean }
 }
 
 /** The claims of a verified access token; those named here are of their type whenever present. */

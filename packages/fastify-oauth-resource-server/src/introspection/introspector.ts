@@ -8,6 +8,8 @@ import { CallRate } from './call-rate.js'
 import { judgeIntrospection } from './introspection-claims.js'
 import { ResultCache } from './result-cache.js'
 import { channels, type IntrospectionMessage } from '../diagnostics/channels.js'
+import { SpanAttributes, SpanNames, tracer } from '../diagnostics/tracing.js'
+import { SpanStatusCode } from '@opentelemetry/api'
 
 /** The introspection endpoint cannot answer now (down, slow, busy): the client should retry. A reason, not an HTTP error. */
 export class IntrospectionUnavailable {
@@ -111,12 +113,16 @@ export class Introspector {
     }
     try {
       const started = channels.introspection.hasSubscribers ? performance.now() : 0
+      // Under the token's verification span (the active context); never the token, only the result.
+      const span = tracer?.startSpan(SpanNames.introspection, { attributes: { [SpanAttributes.issuer]: this.#options.issuer() } })
       const response = await this.#call(token)
       if (response instanceof IntrospectionUnavailable) {
         publishIntrospection('error', started)
+        span?.setAttribute(SpanAttributes.introspectionResult, 'error').setStatus({ code: SpanStatusCode.ERROR }).end()
         return response
       }
       publishIntrospection(response.active === true ? 'active' : 'inactive', started)
+      span?.setAttribute(SpanAttributes.introspectionResult, response.active === true ? 'active' : 'inactive').end()
       const { audience, audienceClaim, clockTolerance, maxCacheAge, inactiveCacheAge } = this.#options
       const verdict = judgeIntrospection(response, { issuer: this.#options.issuer(), audience, audienceClaim, clockTolerance })
       const now = Date.now()

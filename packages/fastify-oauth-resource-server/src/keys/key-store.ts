@@ -1,5 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { SpanStatusCode } from '@opentelemetry/api'
 import { channels } from '../diagnostics/channels.js'
+import { SpanAttributes, SpanNames, tracer } from '../diagnostics/tracing.js'
 import type { Algorithm } from '../types.js'
 import { checkDiscoveredIssuer, UnusableIssuerError } from './discovered-issuer.js'
 import { fetchJson, ProviderFetchError, type FetchLimits } from './fetch-json.js'
@@ -135,10 +137,18 @@ export class KeyStore {
   refresh (): Promise<void> {
     if (this.#inFlight !== undefined) return this.#inFlight
     this.#lastAttemptAt = Date.now()
+    // Under the span of the request that needed a key, when one did (the active context).
+    const span = tracer?.startSpan(SpanNames.keySetFetch, { attributes: { [SpanAttributes.issuer]: this.#options.issuer } })
     this.#inFlight = this.#load()
       .then(() => { this.#failing = false }, (error: Error) => this.#fail(error))
       .finally(() => {
         this.#inFlight = undefined
+        if (span !== undefined) {
+          span.setAttribute(SpanAttributes.keySetResult, this.#failing ? 'failed' : 'loaded')
+          span.setAttribute(SpanAttributes.keySetKeys, this.#keys.size)
+          if (this.#failing) span.setStatus({ code: SpanStatusCode.ERROR })
+          span.end()
+        }
         this.#schedule()
       })
     return this.#inFlight

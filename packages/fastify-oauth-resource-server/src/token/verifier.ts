@@ -22,6 +22,9 @@ export interface TokenVerifierOptions {
 /** The claims of a valid token, why it was rejected, or that its key or its introspection cannot be had now. */
 export type Verdict = AccessTokenClaims | Rejection | KeysUnavailable | IntrospectionUnavailable
 
+/** Whether the verified-token cache answered; undefined while it is off, and for an opaque token. */
+export type CacheLookup = 'hit' | 'miss'
+
 export function isClaims (verdict: unknown): verdict is AccessTokenClaims {
   return typeof verdict === 'object' && verdict !== null && !(verdict instanceof KeysUnavailable) && !(verdict instanceof IntrospectionUnavailable) && !(verdict instanceof Error)
 }
@@ -178,7 +181,12 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
     jwtOptions,
     /** Declares the per-request slots; call once, on the instance the plugin decorates. */
     slots: [kToken, kKey, kIssuer] as const,
-    verify (request: FastifyRequest, token: string, settle: (verdict: Verdict) => void): void {
+    /** The configured issuer a token was checked against, once the verifier picked one (for a refused token's trace). */
+    issuerOf (request: FastifyRequest): string | undefined {
+      const verifying = request as VerifyingRequest
+      return verifying[kIssuer]?.issuer ?? (verifying[kToken] === null ? introspecting?.issuer : undefined)
+    },
+    verify (request: FastifyRequest, token: string, settle: (verdict: Verdict, cache?: CacheLookup) => void): void {
       if (introspecting !== undefined && !isJwtShaped(token)) {
         const verdict = introspecting.introspector!.check(token)
         if (verdict instanceof Promise) verdict.then(settle, () => settle('invalid'))
@@ -188,8 +196,9 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
       const id = cache.idOf(token)
       if (id !== undefined) {
         const claims = cache.get(id)
-        if (claims !== undefined) return settle(claims)
+        if (claims !== undefined) return settle(claims, 'hit')
       }
+      const lookup: CacheLookup | undefined = id === undefined ? undefined : 'miss'
 
       const verifying = request as VerifyingRequest
       verifying[kToken] = token
@@ -211,7 +220,7 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
           const key = verifying[kKey]
           const settled = error ? explain(error, key) : verifyWith(token, key as KeyRecord, verifying[kIssuer] as TrustedIssuer, id)
           if (sync) verdict = settled
-          else settle(settled)
+          else settle(settled, lookup)
         })
       } catch (error) {
         verdict = explain(error, verifying[kKey])
@@ -219,7 +228,7 @@ export function createTokenVerifier (issuers: TrustedIssuers, cache: TokenCache,
         sync = false
         Error.stackTraceLimit = stackTraceLimit
       }
-      if (verdict !== undefined) settle(verdict)
+      if (verdict !== undefined) settle(verdict, lookup)
     }
   }
 }
