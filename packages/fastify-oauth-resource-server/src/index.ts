@@ -10,13 +10,14 @@ import { refusal } from './http/refusal.js'
 import { registerResourceMetadata } from './http/resource-metadata.js'
 import { createIssuerGuard } from './http/issuers.js'
 import { createScopeGuards } from './http/scopes.js'
+import { createAuthContextGuard } from './http/auth-context.js'
 import { resolveOptions } from './options.js'
 import { TokenCache } from './token/token-cache.js'
 import { createTrustedIssuers } from './token/trusted-issuers.js'
 import { createTokenVerifier, isClaims, type Verdict } from './token/verifier.js'
 import type { AuthOptions } from './types.js'
 
-export type { AccessTokenClaims, Algorithm, AuthOptions, AuthStatus, IntrospectionOptions, IssuerOptions, IssuerStatus, KeyOptions } from './types.js'
+export type { AccessTokenClaims, Algorithm, AuthContextRequirement, AuthOptions, AuthStatus, IntrospectionOptions, IssuerOptions, IssuerStatus, KeyOptions } from './types.js'
 export { SUPPORTED_ALGORITHMS } from './types.js'
 export {
   AuthError,
@@ -54,6 +55,7 @@ export { MemoryReplayCache, type ReplayCache, type ReplayVerdict } from './dpop/
 export { createRedisReplayCache, type RedisReplayCacheOptions, type RedisScriptClient } from './dpop/redis-replay-cache.js'
 export { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, TooManyDpopProofsError, UseDpopNonceError } from './http/dpop-errors.js'
 export { Rejections, type Rejection } from './claims/rejections.js'
+export { InsufficientUserAuthenticationError } from './http/step-up-errors.js'
 
 async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const options = resolveOptions(opts)
@@ -120,6 +122,11 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   fastify.decorate('requireScopes', requireScopes)
   fastify.decorate('requireAnyScope', requireAnyScope)
   fastify.decorate('requireIssuer', createIssuerGuard(issuers, realm, annotate))
+  // A 401 after authenticate: its challenge speaks the scheme the client used, as settle's do.
+  fastify.decorate('requireAuthContext', createAuthContextGuard(realm, options.clockTolerance, (error, request) => {
+    const mode = dpop.modeOf(request)
+    return dpop.fit(annotate(error, request), mode, usesDpopScheme(request, mode) ? 'DPoP' : 'Bearer')
+  }))
   fastify.decorate('authStatus', () => {
     const status = issuers.status()
     return { keysLoaded: status.every(each => each.keysLoaded), cachedTokens: cache.size, issuers: status }

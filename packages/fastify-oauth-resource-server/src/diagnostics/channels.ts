@@ -67,6 +67,7 @@ export const AUTH_REASONS = [
   'keys_unavailable',
   'introspection_unavailable',
   'insufficient_scope',
+  'insufficient_user_authentication',
   ...Object.keys(DPOP_PROOF_REASONS) as Array<keyof typeof DPOP_PROOF_REASONS>,
   'dpop_nonce',
   'dpop_required',
