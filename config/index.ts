@@ -1,10 +1,12 @@
 import envSchema from 'env-schema'
+import type { AuthContextRequirement } from 'fastify-oauth-resource-server'
 import { ConfigError } from './error.js'
 import { resolveDpop, type DpopConfig } from './dpop.js'
 import { EnvSchema, type Env, type LogLevel } from './schema.js'
 import { resolveIssuer, type IssuerChoice } from './issuers.js'
 import { resolveMetricsConfig, type MetricsConfig } from './metrics.js'
 import { resolveServerOptions } from './server.js'
+import { resolveAdminAuthContext } from './step-up.js'
 
 export { ConfigError } from './error.js'
 export { readEnvironment } from './environment.js'
@@ -30,6 +32,8 @@ export interface Config extends IssuerChoice {
   dpop: DpopConfig
   /** PUBLIC_URL's origin, the address clients call; undefined when unset. */
   publicUrl: string | undefined
+  /** The admin route's step-up requirement (ADMIN_ACR_VALUES, ADMIN_MAX_AGE); undefined: off. */
+  adminAuthContext: AuthContextRequirement | undefined
 }
 
 /**
@@ -59,7 +63,8 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     localIssuer,
     metrics: resolveMetricsConfig(env),
     dpop,
-    publicUrl
+    publicUrl,
+    adminAuthContext: resolveAdminAuthContext(env)
   }
 }
 

@@ -35,6 +35,10 @@ export const EnvSchema = {
     // Default in dpop-config.ts. The maximum catches a typo: each entry is a few hundred bytes.
     DPOP_REPLAY_CACHE_SIZE: { type: 'integer', minimum: 10, maximum: 10_000_000 },
     REDIS_URL: { type: 'string' },
+    // Step-up authentication (RFC 9470) on the admin route; off while both are unset (step-up.ts).
+    ADMIN_ACR_VALUES: { type: 'string' },
+    // Seconds, up to a year (the plugin's bound): a larger value is most likely in ms.
+    ADMIN_MAX_AGE: { type: 'integer', minimum: 0, maximum: 31_622_400 },
     PUBLIC_URL: { type: 'string' },
     NODE_ENV: { type: 'string' }
   },
