@@ -35,7 +35,8 @@ for (const { name, code } of snippets) {
     writeFileSync(file, javaScript(code))
     const { stdout } = await promisify(execFile)(...plainNode([file]), {
       env: { PATH: process.env.PATH ?? '' },
-      timeout: 30_000
+      // Generous: four node processes start side by side, and a loaded machine can take them a minute.
+      timeout: 120_000
     })
     // tap's own output, or node:test's (TAP or spec, whichever this Node prints by default).
     t.match(stdout, /^ok 1 - |^[#ℹ] pass [1-9]/m, 'its test ran and passed')
