@@ -32,8 +32,9 @@ export interface PairSide { target: Target, workload?: WorkloadKind }
 /** `a,b`, each `target[@build][:workload]`: `plugin,auth0-verify`, `service:cached,service:public`. */
 export function parsePair (spec: string): [PairSide, PairSide] {
   const sides = spec.split(',').map(side => {
-    const match = /^(.+?)(?::(public|cached|never-seen|forged))?$/.exec(side.trim())
+    const match = /^(.+?)(?::(public|cached|never-seen|forged|admin|step-up))?$/.exec(side.trim())
     if (match === null) throw new Error(`bad pair side "${side}"`)
+    if ((match[2] === 'admin' || match[2] === 'step-up') && !match[1]!.startsWith('plugin')) throw new Error(`"${side}": the ${match[2]} workload runs on the plugin target only`)
     return { target: parseTarget(match[1]!), ...(match[2] === undefined ? {} : { workload: match[2] as WorkloadKind }) }
   })
   if (sides.length !== 2) throw new Error(`BENCH_PAIR names two targets, e.g. plugin,auth0-verify (got "${spec}")`)

@@ -17,9 +17,11 @@ import { join } from 'node:path'
 import * as DPoP from 'dpop'
 import { createTestIssuer, startIntrospectionServer, type TestIssuer, type IntrospectionServer } from 'fastify-oauth-resource-server/testing'
 import { freePort } from '../test/fixtures/net.js'
+import { Permissions } from '../routes/messages.js'
 import { pairLabel, parsePair, printPair, printTable as printTargetTable, runPair, runTable, WARMUP_TOKENS, type PairSide } from './compare.js'
 import { CONNECTIONS, cycle, DURATION_SECONDS, forgeSignatures, machineTicks, measure, median, peakRssMb, pin, stealShare, waitUntilReady, type Sample, type Workload } from './measure.js'
 import { LOG_LEVEL, parseTarget, serverPath, spawnPinned, TABLE_KINDS, type TargetTokens } from './targets.js'
+import { BENCH_STEP_UP } from './servers/routes.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
 const NEW_TOKENS_PER_RUN = Number(process.env.BENCH_NEW_TOKENS ?? 15_000)
@@ -80,7 +82,10 @@ function mintTargetTokens (idp: TestIssuer): TargetTokens {
     one: idp.sign({ sub: 'cached' }),
     warmup: Array.from({ length: WARMUP_TOKENS }, (_, i) => idp.sign({ sub: `warm-${i}` })),
     neverSeen: Array.from({ length: Number(process.env.BENCH_TARGET_REQUESTS ?? 8_000) / 2 }, (_, i) => idp.sign({ sub: `new-${i}` })),
-    forged: forgeSignatures(Array.from({ length: 1_001 }, (_, i) => idp.sign({ sub: `forged-${i}` })))
+    forged: forgeSignatures(Array.from({ length: 1_001 }, (_, i) => idp.sign({ sub: `forged-${i}` }))),
+    admin: idp.sign({ sub: 'admin', permissions: [Permissions.readAdminMessages] }),
+    // Signed in just now: BENCH_STEP_UP.maxAge outlasts a bench run.
+    stepUp: idp.sign({ sub: 'admin', permissions: [Permissions.readAdminMessages], acr: BENCH_STEP_UP.acrValues[0], auth_time: Math.floor(Date.now() / 1000) })
   }
 }
 

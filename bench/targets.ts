@@ -21,7 +21,9 @@ export const TABLE_KINDS: readonly TargetKind[] = ['service', 'plugin', 'auth0-v
 const BENCH_RATE_LIMIT = '1000000'
 
 export const WORKLOAD_KINDS = ['public', 'cached', 'never-seen', 'forged'] as const
-export type WorkloadKind = typeof WORKLOAD_KINDS[number]
+/** Workloads for pairs only, on the plugin target: its admin route, plain and with step-up (RFC 9470). */
+export const PAIR_WORKLOADS = ['admin', 'step-up'] as const
+export type WorkloadKind = typeof WORKLOAD_KINDS[number] | typeof PAIR_WORKLOADS[number]
 
 export interface Target {
   kind: TargetKind
@@ -42,7 +44,9 @@ const WORKLOAD_LABELS: Record<WorkloadKind, string> = {
   public: 'public route',
   cached: 'cached token (one, repeated)',
   'never-seen': 'never-seen tokens',
-  forged: 'forged tokens (real kid, wrong signature)'
+  forged: 'forged tokens (real kid, wrong signature)',
+  admin: 'admin route (requireScopes), cached token',
+  'step-up': 'step-up route (requireScopes + requireAuthContext), cached token'
 }
 
 export const label = (target: Target) => target.build === undefined ? LABELS[target.kind] : `${LABELS[target.kind]}@${target.build}`
@@ -144,6 +148,9 @@ export interface TargetTokens {
   warmup: string[]
   neverSeen: string[]
   forged: string[]
+  /** A token granting read:admin-messages; the step-up one also has the acr and a fresh auth_time. */
+  admin: string
+  stepUp: string
 }
 
 export function workloadFor (kind: WorkloadKind, tokens: TargetTokens, amount: number): Workload {
@@ -153,5 +160,7 @@ export function workloadFor (kind: WorkloadKind, tokens: TargetTokens, amount: n
     case 'cached': return { name: kind, path: protectedRoute, expect: 200, token: tokens.one, amount }
     case 'never-seen': return { name: kind, path: protectedRoute, expect: 200, tokens: cycle(tokens.neverSeen), amount: Math.min(amount, tokens.neverSeen.length) }
     case 'forged': return { name: kind, path: protectedRoute, expect: 401, pool: tokens.forged, amount }
+    case 'admin': return { name: kind, path: '/api/messages/admin', expect: 200, token: tokens.admin, amount }
+    case 'step-up': return { name: kind, path: '/api/messages/step-up', expect: 200, token: tokens.stepUp, amount }
   }
 }

@@ -1,4 +1,5 @@
 import envSchema from 'env-schema'
+import type { AuthContextRequirement } from 'fastify-oauth-resource-server'
 import { ConfigError } from './error.js'
 import { resolveDpop, type DpopConfig } from './dpop.js'
 import { EnvSchema, type Env, type LogLevel } from './schema.js'
@@ -9,6 +10,7 @@ import { resolveServerOptions } from './server.js'
 import { resolvePermissionsClaim } from './permissions.js'
 import { resolveTracingConfig, type TracingConfig } from './tracing.js'
 import { resolveAuditConfig, type AuditConfig } from './audit.js'
+import { resolveAdminAuthContext } from './step-up.js'
 
 export { ConfigError } from './error.js'
 export { readEnvironment } from './environment.js'
@@ -47,6 +49,8 @@ export interface Config extends IssuerChoice {
   tracing: TracingConfig | undefined
   /** AUDIT_LOG: where audit events go; undefined when off (the default). */
   audit: AuditConfig | undefined
+  /** The admin route's step-up requirement (ADMIN_ACR_VALUES, ADMIN_MAX_AGE); undefined: off. */
+  adminAuthContext: AuthContextRequirement | undefined
 }
 
 /**
@@ -82,7 +86,8 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     // resolveDpop has checked it (a redis:// or rediss:// URL).
     redisUrl: dpop.redisUrl,
     tracing: resolveTracingConfig(env, raw),
-    audit: resolveAuditConfig(env)
+    audit: resolveAuditConfig(env),
+    adminAuthContext: resolveAdminAuthContext(env)
   }
 }
 

@@ -41,6 +41,10 @@ export const EnvSchema = {
     REDIS_URL: { type: 'string' },
     // Checked in rate-limit.ts, which names the variable and the range.
     RATE_LIMIT_PER_MINUTE: { type: 'string' },
+    // Step-up authentication (RFC 9470) on the admin route; off while both are unset (step-up.ts).
+    ADMIN_ACR_VALUES: { type: 'string' },
+    // Seconds, up to a year (the plugin's bound): a larger value is most likely in ms.
+    ADMIN_MAX_AGE: { type: 'integer', minimum: 0, maximum: 31_622_400 },
     PUBLIC_URL: { type: 'string' },
     // Claim paths, comma-separated; parsed in permissions.ts.
     PERMISSIONS_CLAIM: { type: 'string' },

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CLIENTS_FILE } from './client-store.js'
 import { liveInstances } from './instances.js'
-import { LocalClients } from './issuer-info.js'
+import { LocalAcr, LocalClients } from './issuer-info.js'
+import { createTotpSecret, totpUri } from './totp.js'
 import {
   ADMIN_PERMISSIONS, changeState, createUser, generateSecret, hashSecret, NAME_PATTERN, PERMISSION_PATTERN, readState, RESERVED_SCOPES,
   STATE_FILE, type FirstStartSecrets, type LocalState, type LocalUser, type MachineClient
@@ -24,6 +25,8 @@ export const USAGE = `Usage: npm run issuer -- <command>
   user remove <username>
   user password <username> [--password <pw> | --password-stdin]
                                    a new password (generated and printed once without one)
+  user totp <username> [--off]     a second factor: a new TOTP secret for an authenticator app,
+                                   printed once (--off: password only again)
   permission grant <username> <permission>...
   permission revoke <username> <permission>...
   permission grant|revoke --client <client-id> <permission>...
@@ -35,6 +38,8 @@ export const USAGE = `Usage: npm run issuer -- <command>
   client list
   client remove <client-id>
 
+A sign-in with a TOTP code gets acr ${LocalAcr.totp},
+a password alone ${LocalAcr.password} (step-up: docs/local-issuer.md).
 Permissions are any scope-like names: the API's own (${ADMIN_PERMISSIONS.join(', ')}) or your routes'.
 State: LOCAL_ISSUER_DATA (default .local-issuer/), file ${STATE_FILE}. A running server
 uses each change from its next sign-in or token request; tokens already issued keep
@@ -102,6 +107,24 @@ export async function runCommand (args: string[], io: CommandIo): Promise<void> 
       io.out(`New password set for ${username}.`)
       if (chosen === undefined) io.out(`Password for ${username} (printed once, stored only as a hash): ${password}`)
       return
+    }
+    case 'user totp': {
+      const username = one(rest, '<username>')
+      if (values.off === true) {
+        await change(io, async state => {
+          delete userNamed(state, username).totp
+        })
+        return io.out(`${username} signs in with a password alone from now on.\n${effect(io)}`)
+      }
+      const secret = createTotpSecret()
+      await change(io, async state => {
+        userNamed(state, username).totp = secret
+      })
+      io.out(`Second factor set up for ${username}; a sign-in with its code gets acr ${LocalAcr.totp}.`)
+      io.out(`Add it to an authenticator app (printed once; kept in ${STATE_FILE}, which the issuer reads to check codes):`)
+      io.out(`  secret ${secret}`)
+      io.out(`  ${totpUri(username, secret)}`)
+      return io.out(effect(io))
     }
     case 'permission grant':
     case 'permission revoke': {
@@ -187,6 +210,7 @@ function parse (args: string[]) {
         browser: { type: 'boolean' },
         machine: { type: 'boolean' },
         'redirect-uri': { type: 'string', multiple: true },
+        off: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
     })

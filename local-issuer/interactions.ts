@@ -3,7 +3,10 @@ import type { FastifyBaseLogger } from 'fastify'
 import type Provider from 'oidc-provider'
 import type { LiveState } from './live-state.js'
 import { escape } from './provider.js'
+import { LocalAcr } from './issuer-info.js'
 import { checkPassword, StateFileError } from './state.js'
+import { requiresTotp } from './step-up.js'
+import { createTotpVerifier } from './totp.js'
 
 const MAX_FORM_BYTES = 4096
 const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|confirm|abort))?$/
@@ -18,6 +21,7 @@ class ForeignOrigin extends Error {}
  */
 export function createInteractionHandler (provider: Provider, live: LiveState, log: FastifyBaseLogger) {
   const issuerOrigin = new URL(provider.issuer).origin
+  const verifyTotp = createTotpVerifier()
 
   async function handle (req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined): Promise<void> {
     const details = await provider.interactionDetails(req, res)
@@ -30,12 +34,27 @@ export function createInteractionHandler (provider: Provider, live: LiveState, l
     }
 
     if (prompt.name === 'login') {
-      if (action === undefined && req.method === 'GET') return send(res, 200, loginPage(uid, clientId))
+      // The client accepts only a sign-in with the second factor (acr_values, step-up.ts).
+      const needsCode = requiresTotp(params.acr_values)
+      if (action === undefined && req.method === 'GET') return send(res, 200, loginPage(uid, clientId, needsCode))
       if (action !== 'login' || req.method !== 'POST') throw new BadRequest('Unexpected request.')
       const form = await readForm(req)
-      const user = await checkPassword(live.users, form.get('username') ?? '', form.get('password') ?? '')
-      if (user === undefined) return send(res, 401, loginPage(uid, clientId, 'Wrong username or password.', form.get('username') ?? ''))
-      return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false })
+      const username = form.get('username') ?? ''
+      const again = (message: string) => send(res, 401, loginPage(uid, clientId, needsCode, message, username))
+      const user = await checkPassword(live.users, username, form.get('password') ?? '')
+      if (user === undefined) return again('Wrong username or password.')
+      const code = (form.get('totp') ?? '').replace(/\s/g, '')
+      if (code !== '' && user.totp === undefined) return again(`No authenticator is set up for ${username}: npm run issuer -- user totp ${username}`)
+      if (code !== '' && !verifyTotp(user.sub, user.totp as string, code)) return again('Wrong or already used authenticator code.')
+      if (code === '' && needsCode) {
+        return again(user.totp === undefined
+          ? `This app asks for a second factor, and none is set up for ${username}: npm run issuer -- user totp ${username}`
+          : 'This app asks for a second factor: enter the code from your authenticator app.')
+      }
+      const login = code === ''
+        ? { accountId: user.sub, acr: LocalAcr.password, amr: ['pwd'] }
+        : { accountId: user.sub, acr: LocalAcr.totp, amr: ['pwd', 'otp', 'mfa'] }
+      return provider.interactionFinished(req, res, { login }, { mergeWithLastSubmission: false })
     }
 
     if (prompt.name === 'consent') {
@@ -129,12 +148,13 @@ label,input,button{display:block;width:100%;margin:.4rem 0;box-sizing:border-box
 <body><p class="dev">Local development issuer — not for production.</p><h1>${escape(title)}</h1>${body}</body></html>`
 }
 
-function loginPage (uid: string, clientId: string, error?: string, username = ''): string {
+function loginPage (uid: string, clientId: string, needsCode: boolean, error?: string, username = ''): string {
   return page('Sign in', `<p>to continue to <b>${escape(clientId)}</b></p>
 ${error === undefined ? '' : `<p class="note" role="alert">${escape(error)}</p>`}
 <form method="post" action="/interaction/${uid}/login">
 <label for="username">Username</label><input id="username" name="username" value="${escape(username)}" autocomplete="username" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<label for="totp">Authenticator code${needsCode ? ' (this app asks for it)' : ' (if you set one up)'}</label><input id="totp" name="totp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*"${needsCode ? ' required' : ''}>
 <button type="submit">Sign in</button></form>
 <p><a href="/interaction/${uid}/abort">Cancel</a></p>`)
 }

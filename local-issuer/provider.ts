@@ -2,10 +2,11 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import { checkHashedClientSecrets } from './added-clients.js'
 import { createAdapterClass } from './adapter.js'
 import type { ClientStore } from './client-store.js'
-import { LocalClients } from './issuer-info.js'
+import { LocalAcr, LocalClients } from './issuer-info.js'
 import type { LiveState } from './live-state.js'
 import { createRegisteredClientPolicy } from './registration.js'
 import { ADMIN_PERMISSIONS, type LocalState } from './state.js'
+import { createInteractionPolicy, signInClaims } from './step-up.js'
 
 export interface ProviderOptions {
   issuer: string
@@ -115,11 +116,14 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
         return { permissions: token.scope?.split(' ').filter(Boolean) ?? [] }
       }
       if (token.kind === 'AccessToken') {
-        return { permissions: live.userBySub(token.accountId)?.permissions ?? [] }
+        // acr and auth_time for step-up (RFC 9470): the resource server judges the sign-in from them.
+        return { permissions: live.userBySub(token.accountId)?.permissions ?? [], ...signInClaims(ctx) }
       }
       return undefined
     },
-    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}`, policy: createInteractionPolicy() },
+    // A password alone, or a password and a TOTP code (interactions.ts): step-up.ts.
+    acrValues: Object.values(LocalAcr),
     routes: {
       authorization: '/authorize',
       token: '/oauth/token',

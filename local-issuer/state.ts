@@ -7,6 +7,7 @@ import type { FromSchema } from 'json-schema-to-ts'
 import { writeFileAtomically } from './atomic-file.js'
 import { LocalClients } from './issuer-info.js'
 import { withStateLock } from './state-lock.js'
+import { TOTP_SECRET_PATTERN } from './totp.js'
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length: number) => Promise<Buffer>
 
@@ -27,7 +28,9 @@ export const LocalUserSchema = {
     permissions: PermissionsSchema,
     /** scrypt(password, salt), both base64url. */
     salt: BASE64URL,
-    hash: BASE64URL
+    hash: BASE64URL,
+    /** The TOTP secret (base32) of the second factor, set up by `npm run issuer -- user totp`; absent: password only. */
+    totp: { type: 'string', pattern: TOTP_SECRET_PATTERN }
   },
   required: ['username', 'sub', 'permissions', 'salt', 'hash']
 } as const

@@ -17,6 +17,7 @@ export const Permissions = {
 const tags = ['messages']
 
 const messages: FastifyPluginAsyncJsonSchemaToTs = async (fastify) => {
+  const { adminAuthContext } = fastify.config
   fastify.get('/public', {
     schema: {
       summary: 'A message for anyone',
@@ -55,13 +56,17 @@ const messages: FastifyPluginAsyncJsonSchemaToTs = async (fastify) => {
   fastify.get('/admin', {
     schema: {
       summary: `A message for tokens granting ${Permissions.readAdminMessages}`,
-      description: `Needs \`${Permissions.readAdminMessages}\` in the token's \`permissions\` array or \`scope\` string.`,
+      description: `Needs \`${Permissions.readAdminMessages}\` in the token's \`permissions\` array or \`scope\` string.` +
+        (adminAuthContext === undefined ? '' : ' The sign-in behind the token must also meet ADMIN_ACR_VALUES/ADMIN_MAX_AGE, else 401 `insufficient_user_authentication` (RFC 9470).'),
       tags,
       security: [{ bearerAuth: [Permissions.readAdminMessages] }],
       response: { 200: MessageSchema, ...ProtectedResponses, 403: ForbiddenResponse, ...TooManyRequestsResponse }
     },
     onRequest: fastify.authenticate,
-    preHandler: fastify.requireScopes(Permissions.readAdminMessages)
+    // The permission first: a user without it gains nothing by signing in again.
+    preHandler: adminAuthContext === undefined
+      ? fastify.requireScopes(Permissions.readAdminMessages)
+      : [fastify.requireScopes(Permissions.readAdminMessages), fastify.requireAuthContext(adminAuthContext)]
   }, async () => ({ message: Messages.admin }))
 }
 

@@ -29,3 +29,6 @@ export function benchEnv (): { port: number, issuer: string, audience: string } 
   }
   return { port: Number(PORT), issuer: BENCH_ISSUER, audience: BENCH_AUDIENCE }
 }
+
+/** The bench's step-up route requirement; its token is minted with this acr and a fresh auth_time. */
+export const BENCH_STEP_UP = { acrValues: ['urn:bench:acr:mfa'], maxAge: 3600 } as const

@@ -157,3 +157,28 @@ t.test('CORS allows no other origin', async t => {
   t.not(res.headers['access-control-allow-origin'], 'https://evil.example')
   t.not(res.headers['access-control-allow-origin'], '*')
 })
+
+t.test('GET /api/messages/admin with ADMIN_ACR_VALUES and ADMIN_MAX_AGE → 401 insufficient_user_authentication until the sign-in meets both', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp, { ADMIN_ACR_VALUES: 'urn:example:mfa', ADMIN_MAX_AGE: '300' }))
+  const get = (claims: Record<string, unknown>) => app.inject({ url: '/api/messages/admin', headers: bearer(idp.sign({ permissions: ['read:admin-messages'], ...claims })) })
+  const now = Math.floor(Date.now() / 1000)
+  const ok = await get({ acr: 'urn:example:mfa', auth_time: now - 10 })
+  t.equal(ok.statusCode, 200)
+  t.same(ok.json(), { message: Messages.admin })
+  for (const claims of [{ acr: 'urn:example:password', auth_time: now - 10 }, { acr: 'urn:example:mfa', auth_time: now - 3600 }, { acr: 'urn:example:mfa' }, {}]) {
+    const res = await get(claims)
+    t.equal(res.statusCode, 401, JSON.stringify(claims))
+    t.match(res.headers['www-authenticate'], /^Bearer realm="api", error="insufficient_user_authentication", error_description="[^"]+", acr_values="urn:example:mfa", max_age="300", resource_metadata="[^"]+", DPoP realm="api", algs="[^"]+"$/)
+    t.match(res.json(), { error: 'insufficient_user_authentication' })
+  }
+  const noPermission = await app.inject({ url: '/api/messages/admin', headers: bearer(idp.sign({ acr: 'urn:example:password' })) })
+  t.equal(noPermission.statusCode, 403, 'the permission first: signing in again would not help')
+})
+
+t.test('GET /api/messages/admin without ADMIN_ACR_VALUES or ADMIN_MAX_AGE → 200 whatever the sign-in', async t => {
+  const idp = await idpFor(t)
+  const app = await build(t, envFor(idp))
+  const res = await app.inject({ url: '/api/messages/admin', headers: bearer(idp.sign({ permissions: ['read:admin-messages'], acr: 'urn:example:password' })) })
+  t.equal(res.statusCode, 200)
+})

@@ -14,13 +14,14 @@ import { createIssuerGuard } from './http/issuers.js'
 import { createScopeGuards } from './http/scopes.js'
 import { createClaimGuards } from './http/claim-checks.js'
 import { createIssuerGrants } from './claims/permissions.js'
+import { createAuthContextGuard } from './http/auth-context.js'
 import { resolveOptions } from './options.js'
 import { TokenCache } from './token/token-cache.js'
 import { createTrustedIssuers } from './token/trusted-issuers.js'
 import { createTokenVerifier, isClaims, type Verdict } from './token/verifier.js'
 import type { AuthOptions } from './types.js'
 
-export type { AccessTokenClaims, Algorithm, AudienceClaim, AuthOptions, AuthStatus, IntrospectionOptions, IssuerOptions, IssuerStatus, KeyOptions } from './types.js'
+export type { AccessTokenClaims, Algorithm, AudienceClaim, AuthContextRequirement, AuthOptions, AuthStatus, IntrospectionOptions, IssuerOptions, IssuerStatus, KeyOptions } from './types.js'
 export { SUPPORTED_ALGORITHMS } from './types.js'
 export {
   AuthError,
@@ -63,6 +64,7 @@ export { createRedisReplayCache, type RedisReplayCacheOptions, type RedisScriptC
 export { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, TooManyDpopProofsError, UseDpopNonceError } from './http/dpop-errors.js'
 export { Rejections, type Rejection } from './claims/rejections.js'
 export { ClaimCheckError, type ClaimMember, type ClaimName, type ClaimPredicate, type ClaimValue, type JsonPrimitive } from './http/claim-checks.js'
+export { InsufficientUserAuthenticationError } from './http/step-up-errors.js'
 
 async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const options = resolveOptions(opts)
@@ -144,6 +146,11 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   fastify.decorate('requireClaimEquals', requireClaimEquals)
   fastify.decorate('requireClaimIncludes', requireClaimIncludes)
   fastify.decorate('requireClaims', requireClaims)
+  // A 401 after authenticate: its challenge speaks the scheme the client used, as settle's do.
+  fastify.decorate('requireAuthContext', createAuthContextGuard(realm, options.clockTolerance, (error, request) => {
+    const mode = dpop.modeOf(request)
+    return dpop.fit(annotate(error, request), mode, usesDpopScheme(request, mode) ? 'DPoP' : 'Bearer')
+  }))
   fastify.decorate('authStatus', () => {
     const status = issuers.status()
     return { keysLoaded: status.every(each => each.keysLoaded), cachedTokens: cache.size, issuers: status }

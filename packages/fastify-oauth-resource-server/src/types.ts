@@ -151,6 +151,14 @@ export interface AuthOptions {
   tracing?: { subject?: boolean }
 }
 
+/**
+ * A route's authentication context (RFC 9470), for `requireAuthContext`: the token's
+ * `acr` among `acrValues`, and/or its `auth_time` at most `maxAge` seconds ago.
+ */
+export type AuthContextRequirement =
+  | { acrValues: readonly string[], maxAge?: Seconds }
+  | { acrValues?: readonly string[], maxAge: Seconds }
+
 /** The claims of a verified access token; those named here are of their type whenever present. */
 export interface AccessTokenClaims {
   iss: string
@@ -202,6 +210,11 @@ declare module 'fastify' {
     requireAnyScope: (...scopes: string[]) => preHandlerHookHandler
     /** preHandler factory: the token must come from one of these configured issuers. */
     requireIssuer: (...issuers: string[]) => preHandlerHookHandler
+    /**
+     * preHandler factory (RFC 9470): the user's sign-in must meet this context, else 401
+     * `insufficient_user_authentication` with `acr_values` and/or `max_age`.
+     */
+    requireAuthContext: (requirement: AuthContextRequirement) => preHandlerHookHandler
     authStatus: () => AuthStatus
   }
   interface FastifyRequest {

@@ -24,8 +24,8 @@ t.jobs = snippets.length
 t.before(() => mkdirSync(folder, { recursive: true }))
 t.teardown(() => rmSync(folder, { recursive: true, force: true }))
 
-t.test('the README has its test snippets: optional authentication, DPoP with provider claims, tap and node:test', async t => {
-  t.same(snippets.map(snippet => snippet.name), ['optional.tap.ts', 'dpop.tap.ts', 'me.tap.ts', 'me.node.ts'])
+t.test('the README has its test snippets: optional authentication, step-up, DPoP with provider claims, tap and node:test', async t => {
+  t.same(snippets.map(snippet => snippet.name), ['optional.tap.ts', 'step-up.tap.ts', 'dpop.tap.ts', 'me.tap.ts', 'me.node.ts'])
   for (const { name, code } of snippets) t.ok(code.split('\n').length <= 20, `${name} is at most 20 lines`)
 })
 

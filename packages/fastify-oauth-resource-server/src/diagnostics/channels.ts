@@ -68,6 +68,7 @@ export const AUTH_REASONS = [
   'introspection_unavailable',
   'insufficient_scope',
   'claim_check',
+  'insufficient_user_authentication',
   ...Object.keys(DPOP_PROOF_REASONS) as Array<keyof typeof DPOP_PROOF_REASONS>,
   'dpop_nonce',
   'dpop_required',

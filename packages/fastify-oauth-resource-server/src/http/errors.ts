@@ -3,7 +3,7 @@
  * so any error handler (Fastify's default included) answers correctly.
  */
 
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'use_dpop_nonce'
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'use_dpop_nonce' | 'insufficient_user_authentication'
 
 export abstract class AuthError extends Error {
   abstract readonly statusCode: number
