@@ -50,6 +50,9 @@ const METRICS_WARMUP_TOKENS = Number(process.env.BENCH_METRICS_WARMUP_TOKENS ?? 
 const METRICS_CONTROL = process.env.BENCH_METRICS_CONTROL === '1'
 // Random opaque tokens sent once each, to count the introspection calls they cause.
 const OPAQUE_FLOOD = Number(process.env.BENCH_OPAQUE_FLOOD ?? 3000)
+// The service's introspection.maxCallsPerSecond (its default, 50, when unset): a higher one
+// makes the flood one introspection call a request, which is what moves the peak memory.
+const OPAQUE_MAX_CALLS_PER_SECOND = process.env.BENCH_OPAQUE_MAX_CALLS_PER_SECOND
 
 // The targets' default pairs: the plugin and the service against the peer, the service's
 // public route against the bare floor, and its cached token against its own public route.
@@ -285,7 +288,7 @@ async function measureOpaqueFlood (introspection: IntrospectionServer, port: num
 
 function printOpaqueFlood ({ requests, calls, peakInFlight, sample }: OpaqueFlood) {
   const { 401: refused = 0, 503: busy = 0 } = sample.statuses
-  console.log(`Random opaque tokens (${requests}, each new, ${CONNECTIONS} connections; introspection concurrency 8, queue 64, 50 calls a second): ` +
+  console.log(`Random opaque tokens (${requests}, each new, ${CONNECTIONS} connections; introspection concurrency 8, queue 64, ${OPAQUE_MAX_CALLS_PER_SECOND ?? 50} calls a second): ` +
     `${calls} introspection calls in ${sample.seconds.toFixed(1)} s (${(calls / sample.seconds).toFixed(1)} a second), at most ${peakInFlight} at once; ` +
     `${refused} answered 401, ${busy} 503; ${sample.cpuUs.toFixed(1)} µs of server CPU per request.`)
 }
@@ -428,6 +431,7 @@ function startServer (idp: TestIssuer, port: number, several?: SeveralIssuers, e
         ISSUER_1_INTROSPECTION_ENDPOINT: several.introspection.endpoint,
         ISSUER_1_INTROSPECTION_CLIENT_ID: several.introspection.clientId,
         ISSUER_1_INTROSPECTION_CLIENT_SECRET: several.introspection.clientSecret,
+        ...(OPAQUE_MAX_CALLS_PER_SECOND === undefined ? {} : { ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND: OPAQUE_MAX_CALLS_PER_SECOND }),
         ISSUER_2_BASE_URL: several.second.issuer,
         ISSUER_2_AUDIENCE: several.second.audience
       }
