@@ -6,7 +6,8 @@
  *   side by side (a table), then the default pairs, paired (compare.ts);
  * - `service`: the service's own table on its full setup (two issuers, introspection,
  *   DPoP, Redis): every workload between two runs of its no-auth public route;
- * - `metrics`: metrics on against off, paired.
+ * - `metrics`: metrics on against off, paired;
+ * - `opaque` (only when named): the opaque-token flood alone on that setup, peak RSS before and after.
  * BENCH_PAIR=a,b (several: `;` between pairs) runs only those pairs (see bench/README.md).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
@@ -20,7 +21,7 @@ import { freePort } from '../test/fixtures/net.js'
 import { Permissions } from '../routes/messages.js'
 import { pairLabel, parsePair, printPair, printTable as printTargetTable, runPair, runTable, WARMUP_TOKENS, type PairSide } from './compare.js'
 import { CONNECTIONS, cycle, DURATION_SECONDS, forgeSignatures, machineTicks, measure, median, peakRssMb, pin, stealShare, waitUntilReady, type Sample, type Workload } from './measure.js'
-import { LOG_LEVEL, parseTarget, serverPath, spawnPinned, TABLE_KINDS, type TargetTokens } from './targets.js'
+import { LOG_LEVEL, parseTarget, serverPath, serviceEntry, spawnPinned, TABLE_KINDS, type TargetTokens } from './targets.js'
 import { BENCH_STEP_UP } from './servers/routes.js'
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3)
@@ -32,10 +33,10 @@ const BASELINE_SECONDS = 1
 const PAIRED_ROUNDS = 6
 // Requests of each kind per paired round; each chunk of never-seen tokens serves one round on each server.
 const PAIRED_REQUESTS = 8_000
-const SECTIONS = ['targets', 'service', 'metrics'] as const
+const SECTIONS = ['targets', 'service', 'metrics', 'opaque'] as const
 const ONLY = process.env.BENCH_ONLY
 if (ONLY !== undefined && !(SECTIONS as readonly string[]).includes(ONLY)) throw new Error(`BENCH_ONLY is one of ${SECTIONS.join(', ')}`)
-const runs = (section: typeof SECTIONS[number]) => PAIRS === undefined && (ONLY === undefined || ONLY === section)
+const runs = (section: typeof SECTIONS[number]) => PAIRS === undefined && (ONLY === undefined ? section !== 'opaque' : ONLY === section)
 // Pairs of targets to compare, paired, instead of the sections: `plugin,auth0-verify;service,bare`.
 const PAIRS = process.env.BENCH_PAIR?.split(';').map(parsePair)
 // The table's targets (`service@/path/to/checkout`…): by default the four of this build. The
@@ -52,6 +53,11 @@ const METRICS_WARMUP_TOKENS = Number(process.env.BENCH_METRICS_WARMUP_TOKENS ?? 
 const METRICS_CONTROL = process.env.BENCH_METRICS_CONTROL === '1'
 // Random opaque tokens sent once each, to count the introspection calls they cause.
 const OPAQUE_FLOOD = Number(process.env.BENCH_OPAQUE_FLOOD ?? 3000)
+// The service's introspection.maxCallsPerSecond (its default, 50, when unset): a higher one
+// makes the flood one introspection call a request, which is what moves the peak memory.
+const OPAQUE_MAX_CALLS_PER_SECOND = process.env.BENCH_OPAQUE_MAX_CALLS_PER_SECOND
+// The `opaque` section's service: another build (a checkout, or its dist/server.js), to compare builds.
+const OPAQUE_BUILD = process.env.BENCH_OPAQUE_BUILD
 
 // The targets' default pairs: the plugin and the service against the peer, the service's
 // public route against the bare floor, and its cached token against its own public route.
@@ -72,6 +78,7 @@ try {
   if (runs('targets')) await compareTargets(idp)
   if (runs('service')) await benchService(idp)
   if (runs('metrics')) await compareMetrics(idp)
+  if (runs('opaque')) await benchOpaqueFlood(idp)
 } finally {
   await idp.close()
 }
@@ -288,9 +295,31 @@ async function measureOpaqueFlood (introspection: IntrospectionServer, port: num
   return { requests: OPAQUE_FLOOD, calls: introspection.calls - before, peakInFlight: introspection.peakInFlight, sample }
 }
 
+/** The opaque-token flood alone, on the service section's setup, after never-seen tokens and the public route: peak RSS before and after. */
+async function benchOpaqueFlood (idp: TestIssuer) {
+  const several = await startSecondIssuer(idp)
+  const port = await freePort()
+  const server = startServer(idp, port, several, {}, OPAQUE_BUILD === undefined ? serverPath : serviceEntry(OPAQUE_BUILD))
+  try {
+    await waitUntilReady(port)
+    const warmup = Array.from({ length: WARMUP_TOKENS }, (_, i) => idp.sign({ sub: `warm-${i}` }))
+    await measure({ name: 'warm-up', path: '/api/messages/protected', expect: 200, amount: warmup.length, tokens: cycle(warmup) }, port, server.pid!)
+    await measure({ name: 'public', path: '/api/messages/public', expect: 200 }, port, server.pid!)
+    const beforeMb = peakRssMb(server.pid!)
+    const flood = await measureOpaqueFlood(several.introspection, port, server.pid!)
+    console.log(`Peak server RSS: ${beforeMb.toFixed(0)} MB before the opaque flood, ${peakRssMb(server.pid!).toFixed(0)} MB after ` +
+      `(LOG_LEVEL=${LOG_LEVEL}, ${OPAQUE_BUILD ?? 'this build'}).`)
+    printOpaqueFlood(flood)
+  } finally {
+    server.kill('SIGTERM')
+    await several.second.close()
+    await several.introspection.close()
+  }
+}
+
 function printOpaqueFlood ({ requests, calls, peakInFlight, sample }: OpaqueFlood) {
   const { 401: refused = 0, 503: busy = 0 } = sample.statuses
-  console.log(`Random opaque tokens (${requests}, each new, ${CONNECTIONS} connections; introspection concurrency 8, queue 64, 50 calls a second): ` +
+  console.log(`Random opaque tokens (${requests}, each new, ${CONNECTIONS} connections; introspection concurrency 8, queue 64, ${OPAQUE_MAX_CALLS_PER_SECOND ?? 50} calls a second): ` +
     `${calls} introspection calls in ${sample.seconds.toFixed(1)} s (${(calls / sample.seconds).toFixed(1)} a second), at most ${peakInFlight} at once; ` +
     `${refused} answered 401, ${busy} 503; ${sample.cpuUs.toFixed(1)} µs of server CPU per request.`)
 }
@@ -424,7 +453,7 @@ function printPaired (forgedMinusNeverSeen: number[]) {
     `median ${median(forgedMinusNeverSeen).toFixed(1)} µs of server CPU per request (rounds: ${cells}).`)
 }
 
-function startServer (idp: TestIssuer, port: number, several?: SeveralIssuers, extraEnv: Record<string, string> = {}): ChildProcess {
+function startServer (idp: TestIssuer, port: number, several?: SeveralIssuers, extraEnv: Record<string, string> = {}, entry = serverPath): ChildProcess {
   const issuers: Record<string, string> = several === undefined
     ? { ISSUER_BASE_URL: idp.issuer, AUDIENCE: idp.audience }
     : {
@@ -433,10 +462,11 @@ function startServer (idp: TestIssuer, port: number, several?: SeveralIssuers, e
         ISSUER_1_INTROSPECTION_ENDPOINT: several.introspection.endpoint,
         ISSUER_1_INTROSPECTION_CLIENT_ID: several.introspection.clientId,
         ISSUER_1_INTROSPECTION_CLIENT_SECRET: several.introspection.clientSecret,
+        ...(OPAQUE_MAX_CALLS_PER_SECOND === undefined ? {} : { ISSUER_1_INTROSPECTION_MAX_CALLS_PER_SECOND: OPAQUE_MAX_CALLS_PER_SECOND }),
         ISSUER_2_BASE_URL: several.second.issuer,
         ISSUER_2_AUDIENCE: several.second.audience
       }
-  return spawnPinned(serverPath, { ...extraEnv, ...issuers, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL }, true)
+  return spawnPinned(entry, { ...extraEnv, ...issuers, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL }, true)
 }
 
 /** A redis-server (Debian's) on a free loopback port in a scratch folder, or undefined when it is not installed. */

@@ -76,6 +76,9 @@ function entryOf ({ kind, build }: Target): { entry: string, pluginModule?: stri
   return { entry: here('./servers/plugin.js'), ...(build === undefined ? {} : { pluginModule: resolveBuild(build, 'packages/fastify-oauth-resource-server/dist/index.js') }) }
 }
 
+/** The service's entry in another build: a checkout's root or the file itself. */
+export const serviceEntry = (build: string) => resolveBuild(build, 'dist/server.js')
+
 function resolveBuild (build: string, inCheckout: string): string {
   const path = existsSync(build) && statSync(build).isDirectory() ? join(build, inCheckout) : build
   if (!existsSync(path)) throw new Error(`no build at ${path} (build that checkout first)`)

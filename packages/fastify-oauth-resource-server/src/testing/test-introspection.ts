@@ -46,7 +46,7 @@ export async function startIntrospectionServer ({ issuer, audience, clientId = '
   const tokens = new Map<string, Record<string, unknown>>()
   const pending = new Set<NodeJS.Timeout>()
   const server = createServer(respond)
-  // No idle timeout here: the plugin's fetch closes idle sockets itself (see createTestIssuer).
+  // No idle timeout here: the plugin's introspection client closes idle sockets itself (see createTestIssuer).
   server.keepAliveTimeout = 0
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

@@ -114,6 +114,11 @@ export function createTrustedIssuers (options: ResolvedOptions, onRetire: (key: 
     // One issuer that is down is logged and retried by its store; it delays no other.
     // Only a configuration error (discovery naming another issuer) stops start-up.
     start: async () => { await Promise.all(list.map(each => each.store.start())) },
-    close: () => { for (const each of list) each.store.close() }
+    close: () => {
+      for (const each of list) {
+        each.store.close()
+        each.introspector?.close()
+      }
+    }
   }
 }
