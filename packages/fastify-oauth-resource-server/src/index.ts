@@ -5,6 +5,7 @@ import { ACCEPTED, channels, refusedMessage } from './diagnostics/channels.js'
 import type { DpopMode } from './dpop/types.js'
 import { readCredential, usesDpopScheme, type Credential } from './http/credentials.js'
 import { createDpopStep } from './http/dpop-check.js'
+import { createMtlsStep } from './http/mtls-check.js'
 import { AuthError, MissingTokenError } from './http/errors.js'
 import { refusal } from './http/refusal.js'
 import { registerResourceMetadata } from './http/resource-metadata.js'
@@ -54,6 +55,8 @@ export { MemoryReplayCache, type ReplayCache, type ReplayVerdict } from './dpop/
 export { createRedisReplayCache, type RedisReplayCacheOptions, type RedisScriptClient } from './dpop/redis-replay-cache.js'
 export { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, TooManyDpopProofsError, UseDpopNonceError } from './http/dpop-errors.js'
 export { Rejections, type Rejection } from './claims/rejections.js'
+export type { CertificateHeaderFormat, CertificateHeaderOptions, MtlsMode, MtlsOptions } from './mtls/types.js'
+export { MtlsRefusals } from './http/mtls-check.js'
 
 async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const options = resolveOptions(opts)
@@ -69,10 +72,11 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   if (!fastify.hasRequestDecorator('claims')) fastify.decorateRequest('claims', null)
 
   const dpop = createDpopStep(fastify, options.dpop, realm)
+  const mtls = createMtlsStep(fastify, options.mtls, realm)
 
   const annotate = options.resourceMetadataScopes === undefined
     ? (error: AuthError) => error
-    : registerResourceMetadata(fastify, options, options.resourceMetadataScopes, dpop.metadata)
+    : registerResourceMetadata(fastify, options, options.resourceMetadataScopes, dpop.metadata, mtls.metadata)
 
   function settle (request: FastifyRequest, done: HookHandlerDoneFunction, verdict: Verdict | AuthError, mode: DpopMode, scheme: Credential['scheme']) {
     if (isClaims(verdict)) {
@@ -87,9 +91,12 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     done(dpop.fit(annotate(error, request), mode, scheme))
   }
 
-  // The token verifies first (its signature is cached), then the DPoP step binds it to its proof.
+  // The token verifies first (its signature is cached), then its certificate binding (RFC 8705)
+  // is checked, and the DPoP step binds it to its proof: each bound token by its own rule.
   function bind (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, credential: Credential, mode: DpopMode, verdict: Verdict) {
     if (!isClaims(verdict)) return settle(request, done, verdict, mode, credential.scheme)
+    const unbound = mtls.check(request, verdict)
+    if (unbound !== null) return settle(request, done, unbound, mode, credential.scheme)
     dpop.check(request, reply, credential, verdict, error => settle(request, done, error ?? verdict, mode, credential.scheme))
   }
 

@@ -2,6 +2,7 @@ import { SUPPORTED_ALGORITHMS, type Algorithm, type AuthOptions, type Introspect
 import { parseProviderUrl, withoutTrailingSlash } from './keys/provider-url.js'
 import { optionChecks } from './option-checks.js'
 import { resolveDpopOptions, type ResolvedDpopOptions } from './dpop/options.js'
+import { resolveMtlsOptions, type ResolvedMtlsOptions } from './mtls/options.js'
 
 /** Introspection settings; durations in ms. */
 export interface ResolvedIntrospection {
@@ -45,6 +46,7 @@ export interface ResolvedOptions {
   maxResponseBytes: number
   tokenCacheSize: number
   dpop: ResolvedDpopOptions
+  mtls: ResolvedMtlsOptions
 }
 
 // In seconds.
@@ -169,7 +171,8 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     staleIfError: seconds('keys.staleIfError', keys.staleIfError, DAY, 0, 7 * DAY),
     maxResponseBytes: number('keys.maxResponseBytes', keys.maxResponseBytes, 512 * 1024, 1024),
     tokenCacheSize: Math.floor(number('tokenCacheSize', options.tokenCacheSize, 20_000, 0)),
-    dpop: resolveDpopOptions(options.dpop)
+    dpop: resolveDpopOptions(options.dpop),
+    mtls: resolveMtlsOptions(options.mtls)
   }
 }
 

@@ -1,5 +1,6 @@
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { DpopOptions } from './dpop/types.js'
+import type { MtlsOptions } from './mtls/types.js'
 import type { Seconds } from './units.js'
 
 /** JWS algorithms a resource server may accept: asymmetric only, never `none` or HMAC. */
@@ -109,6 +110,12 @@ export interface AuthOptions {
   tokenCacheSize?: number
   /** DPoP (RFC 9449): sender-constrained tokens. Default off (Bearer only). */
   dpop?: DpopOptions
+  /**
+   * Certificate-bound tokens (RFC 8705): where client certificates come from (the TLS
+   * connection, or a trusted proxy's header) and whether routes require bound tokens.
+   * A bound token (`cnf.x5t#S256`) is checked with or without this option.
+   */
+  mtls?: MtlsOptions
 }
 
 /** The claims of a verified access token; those named here are of their type whenever present. */
