@@ -184,6 +184,8 @@ t.test('Envoy: x-forwarded-client-cert with Cert= (quoted or not) or Hash=, one 
     `Hash=${otherHash};Cert="${escaped(client)}"`, // the two disagree
     `Hash=${hash},Hash=${otherHash}`, // several elements: whose is the client's is not ours to guess
     `By=spiffe://proxy;Hash=${hash},By=spiffe://api;Hash=${hash}`,
+    `By=spiffe://edge;URI=spiffe://proxy,Hash=${hash}`,
+    `Hash=${hash},By=spiffe://proxy`,
     `Cert="${escaped(client)}`, // unterminated quote
     `Hash=${hash};Hash=${hash}`,
     `Hash=${hash.slice(2)}`,

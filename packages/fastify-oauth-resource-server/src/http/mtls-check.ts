@@ -53,7 +53,7 @@ export function createMtlsStep (fastify: FastifyInstance, options: ResolvedMtlsO
       }
       const presented = certificateOf(request)
       if (typeof presented === 'string') return mismatch(request, presented)
-      if (typeof bound !== 'string' || bound !== presented.thumbprint) return mismatch(request, 'other')
+      if (bound !== presented.thumbprint) return mismatch(request, 'other')
       const now = Date.now()
       // RFC 8705 binds the token to the certificate, which is only the client's while valid.
       if (now < presented.notBefore || now > presented.notAfter) return mismatch(request, 'expired')

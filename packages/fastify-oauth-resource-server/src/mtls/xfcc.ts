@@ -56,7 +56,7 @@ export function parseXfcc (value: string): XfccElement | undefined {
       element[key] = pairValue
     }
     if (i >= length) break
-    if (value[i] === ',') return undefined
+    // A comma outside quotes starts a second element.
     if (value[i] !== ';') return undefined
     i++
   }
