@@ -5,6 +5,7 @@ import { EnvSchema, type Env, type LogLevel } from './schema.js'
 import { resolveIssuer, type IssuerChoice } from './issuers.js'
 import { resolveMetricsConfig, type MetricsConfig } from './metrics.js'
 import { resolveServerOptions } from './server.js'
+import { resolveClientCertHeader, resolveTls, type ClientCertHeaderConfig, type TlsConfig } from './tls.js'
 
 export { ConfigError } from './error.js'
 export { readEnvironment } from './environment.js'
@@ -13,6 +14,7 @@ export { DEFAULT_LOCAL_AUDIENCE } from './issuers.js'
 export { parseTrustProxy } from './server.js'
 export type { DpopConfig } from './dpop.js'
 export type { MetricsConfig } from './metrics.js'
+export { readTlsFiles, type ClientCertHeaderConfig, type TlsConfig, type TlsFiles } from './tls.js'
 
 /** The service's settings, read from the environment once and checked. */
 export interface Config extends IssuerChoice {
@@ -30,13 +32,17 @@ export interface Config extends IssuerChoice {
   dpop: DpopConfig
   /** PUBLIC_URL's origin, the address clients call; undefined when unset. */
   publicUrl: string | undefined
+  /** HTTPS (TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE); undefined: plain HTTP. */
+  tls: TlsConfig | undefined
+  /** Behind a trusted proxy, the header carrying the client certificate (TLS_CLIENT_CERT_HEADER, TLS_CLIENT_CERT_FORMAT). */
+  clientCertHeader: ClientCertHeaderConfig | undefined
 }
 
 /**
  * Turns checked environment variables into settings; throws ConfigError naming the variable.
  * `raw` is the whole environment, for the numbered ISSUER_<n>_* variables.
  */
-export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> = env): Omit<Config, 'logLevel' | 'trustProxy'> {
+export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> = env): Omit<Config, 'logLevel' | 'trustProxy' | 'clientCertHeader'> {
   const { auth, localIssuer } = resolveIssuer(env, raw)
 
   let origin: URL | undefined
@@ -59,7 +65,8 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     localIssuer,
     metrics: resolveMetricsConfig(env),
     dpop,
-    publicUrl
+    publicUrl,
+    tls: resolveTls(env)
   }
 }
 
@@ -81,7 +88,7 @@ export function loadConfig (raw: Readonly<Record<string, string | undefined>>): 
     if (first === undefined) throw error
     throw new ConfigError(`${first.instancePath.slice(1)} ${first.message ?? 'is invalid'}`)
   }
-  return deepFreeze({ logLevel: level, trustProxy, ...resolveConfig(env, raw) })
+  return deepFreeze({ logLevel: level, trustProxy, ...resolveConfig(env, raw), clientCertHeader: resolveClientCertHeader(env, trustProxy) })
 }
 
 function deepFreeze<T> (value: T): T {

@@ -36,6 +36,12 @@ export const EnvSchema = {
     DPOP_REPLAY_CACHE_SIZE: { type: 'integer', minimum: 10, maximum: 10_000_000 },
     REDIS_URL: { type: 'string' },
     PUBLIC_URL: { type: 'string' },
+    // HTTPS and client certificates (RFC 8705), checked in tls.ts.
+    TLS_CERT_FILE: { type: 'string', minLength: 1 },
+    TLS_KEY_FILE: { type: 'string', minLength: 1 },
+    TLS_CLIENT_CA_FILE: { type: 'string', minLength: 1 },
+    TLS_CLIENT_CERT_HEADER: { type: 'string', minLength: 1 },
+    TLS_CLIENT_CERT_FORMAT: { enum: ['escaped-pem', 'xfcc', 'base64-der'] },
     NODE_ENV: { type: 'string' }
   },
   required: ['PORT', 'HOST', 'LOG_LEVEL', 'CLIENT_ORIGIN_URL', 'LOCAL_ISSUER_DATA', 'DPOP', 'DPOP_NONCE']
