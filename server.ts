@@ -58,7 +58,8 @@ const server = Fastify({
 // SIGINT, SIGTERM, an uncaught error or an unhandled rejection: close the server (the
 // local issuer and the key store with it) within 10 s, then exit. Registered before the
 // server listens: a SIGTERM just after "Server listening" still closes it gracefully.
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+// With HTTPS, SIGHUP reloads the certificate (below) instead of closing.
+closeWithGrace({ delay: 10_000, skip: config.tls === undefined ? [] : ['SIGHUP'] }, async ({ signal, err }) => {
   if (err !== undefined) server.log.error({ err }, 'closing after an error')
   else server.log.info({ signal }, 'closing')
   await server.close()

@@ -13,9 +13,10 @@ export interface Answer {
 /**
  * A GET over real TLS to the server on 127.0.0.1, trusting only `ca` for the server, with
  * the client certificate `client` if given; a new connection each time unless `agent` keeps one.
+ * `server` is a Fastify instance listening, or the port of one in another process.
  */
-export function tlsGet (server: FastifyInstance, path: string, { ca, client, headers = {}, agent = false }: { ca: string, client?: Issued, headers?: Record<string, string>, agent?: Agent | false }): Promise<Answer> {
-  const { port } = server.server.address() as AddressInfo
+export function tlsGet (server: FastifyInstance | number, path: string, { ca, client, headers = {}, agent = false }: { ca: string, client?: Issued, headers?: Record<string, string>, agent?: Agent | false }): Promise<Answer> {
+  const port = typeof server === 'number' ? server : (server.server.address() as AddressInfo).port
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, ca, cert: client?.cert, key: client?.key, headers, agent, servername: 'localhost' }, res => {
       let body = ''
