@@ -1,5 +1,6 @@
 import { Agent } from 'node:https'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { TLSSocket } from 'node:tls'
+import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastify'
 import auth, { type MtlsOptions } from 'fastify-oauth-resource-server'
 import type { TestIssuer } from 'fastify-oauth-resource-server/testing'
 import t, { type Test } from 'tap'
@@ -16,11 +17,12 @@ const needs = requires('openssl')
 
 interface Setup { server: FastifyInstance, idp: TestIssuer, ca: CertificateAuthority, client: Issued }
 
-async function startTls (t: Test, mtls: MtlsOptions = {}, ca = createCertificateAuthority(t)): Promise<Setup> {
+async function startTls (t: Test, mtls: MtlsOptions = {}, ca = createCertificateAuthority(t), onRequest?: onRequestHookHandler): Promise<Setup> {
   const idp = await idpFor(t)
   const serverCert = ca.issue('localhost', { server: true })
   const server = Fastify({ ...TEST_SERVER, https: { cert: serverCert.cert, key: serverCert.key, ca: ca.cert, requestCert: true, rejectUnauthorized: false } })
   t.teardown(() => server.close())
+  if (onRequest !== undefined) server.addHook('onRequest', onRequest)
   await register(server, idp, mtls)
   await server.listen({ port: 0, host: '127.0.0.1' })
   return { server, idp, ca, client: ca.issue('client-1') }
@@ -93,8 +95,19 @@ t.test('a route with config.mtls required refuses a token that is not certificat
   t.equal((await tlsGet(server, '/bound-only', { ca: ca.cert, client, headers: bound(idp, client) })).status, 200)
 })
 
-t.test('on a kept-alive connection every request is checked against the connection\'s certificate', needs, async t => {
-  const { server, idp, ca, client } = await startTls(t)
+t.test('on a kept-alive connection every request is checked against the connection\'s certificate, read and hashed once', needs, async t => {
+  let reads = 0
+  const wrapped = new WeakSet<object>()
+  const { server, idp, ca, client } = await startTls(t, {}, undefined, async request => {
+    const socket = request.raw.socket as TLSSocket
+    if (wrapped.has(socket)) return
+    wrapped.add(socket)
+    const read = socket.getPeerX509Certificate.bind(socket)
+    socket.getPeerX509Certificate = () => {
+      reads++
+      return read()
+    }
+  })
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: ca.cert, cert: client.cert, key: client.key })
   t.teardown(() => agent.destroy())
   const other = ca.issue('client-2')
@@ -102,6 +115,7 @@ t.test('on a kept-alive connection every request is checked against the connecti
     t.equal((await tlsGet(server, '/me', { ca: ca.cert, client, agent, headers: bound(idp, client) })).status, 200)
     t.equal((await tlsGet(server, '/me', { ca: ca.cert, client, agent, headers: bound(idp, other) })).status, 401)
   }
+  t.equal(reads, 1, 'six requests, one connection, one read')
 })
 
 // Behind a TLS-terminating proxy: the proxy's header, trusted only from the proxy.
