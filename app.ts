@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
-import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions } from 'fastify-oauth-resource-server'
+import auth, { AuthError, createRedisReplayCache, type AuthOptions, type DpopOptions, type MtlsOptions } from 'fastify-oauth-resource-server'
 import { LocalClients } from './local-issuer/issuer-info.js'
 import type { Config, DpopConfig } from './config/index.js'
 import preflight, { createCorsHeaders, type CorsOptions } from './plugins/cors.js'
@@ -76,7 +76,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     ...(fastify.config.permissionsClaim === undefined ? {} : { permissionsClaim: fastify.config.permissionsClaim }),
     dpop: await dpopOptions(fastify, dpopConfig, redis),
     // TRACE_SUBJECT=on: the token's sub on the authenticate span (spans exist only with tracing on).
-    tracing: { subject: fastify.config.tracing?.subject === true }
+    tracing: { subject: fastify.config.tracing?.subject === true },
+    mtls: mtlsOptions(fastify.config)
   })
 
   // Before the routes: its hooks are the whole app's. Loaded only with AUDIT_LOG set.
@@ -117,6 +118,16 @@ async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, tru
     }
   }
   return { mode, nonce: nonceOption, origin, trustProxy, replayCache, replayCacheSize }
+}
+
+/**
+ * Where client certificates come from (RFC 8705): the TLS connection when TLS_CLIENT_CA_FILE
+ * asks clients for one (only those the handshake verified count), and, for requests from a
+ * proxy of TRUST_PROXY, TLS_CLIENT_CERT_HEADER. Certificate-bound tokens are checked either way.
+ */
+function mtlsOptions ({ tls, clientCertHeader, trustProxy }: Config): MtlsOptions | undefined {
+  if (clientCertHeader !== undefined && trustProxy !== false) return { certificateHeader: { ...clientCertHeader, trustProxy } }
+  return tls?.clientCaFile === undefined ? undefined : {}
 }
 
 /** Where Swagger UI sends the browser back after signing in on the local issuer. */

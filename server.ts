@@ -1,7 +1,8 @@
+import type { Server as TlsServer } from 'node:tls'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import app from './app.js'
-import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.js'
+import { ConfigError, loadConfig, readEnvironment, readTlsFiles, type Config, type TlsFiles } from './config/index.js'
 import { deferredChildLogger } from './logging/request-logger.js'
 import { serializeRequest } from './logging/redaction.js'
 import { createMetricsServer, METRICS_PATH } from './metrics/metrics-server.js'
@@ -37,8 +38,18 @@ try {
 } catch (error) {
   exitOnStartError(error)
 }
+/**
+ * HTTPS options from TLS_CERT_FILE and TLS_KEY_FILE. With TLS_CLIENT_CA_FILE, clients are
+ * asked for a certificate signed by that CA but not made to send one (Bearer clients without
+ * one still connect); the plugin counts only certificates the handshake verified.
+ */
+const secureContext = (files: TlsFiles) => ({ cert: files.cert, key: files.key, ...(files.clientCa !== undefined && { ca: files.clientCa }) })
+const https = config.tls === undefined
+  ? null
+  : { ...secureContext(config.tls.files), ...(config.tls.clientCaFile !== undefined && { requestCert: true, rejectUnauthorized: false }) }
 
 const server = Fastify({
+  https,
   // Credentials never reach the log: not the Authorization header, not a token in the query, and
   // not the raw bytes of a malformed request, which Fastify logs at trace as err.rawPacket.
   logger: { level: config.logLevel, redact: ['req.headers.authorization', 'err.rawPacket'], serializers: { req: serializeRequest } },
@@ -57,13 +68,28 @@ const server = Fastify({
 // SIGINT, SIGTERM, an uncaught error or an unhandled rejection: close the server (the
 // local issuer and the key store with it) within 10 s, then exit. Registered before the
 // server listens: a SIGTERM just after "Server listening" still closes it gracefully.
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+// With HTTPS, SIGHUP reloads the certificate (below) instead of closing.
+closeWithGrace({ delay: 10_000, skip: config.tls === undefined ? [] : ['SIGHUP'] }, async ({ signal, err }) => {
   if (err !== undefined) server.log.error({ err }, 'closing after an error')
   else server.log.info({ signal }, 'closing')
   await server.close()
   // The spans of the last requests are exported before the process exits.
   await tracing?.shutdown()
 })
+
+// SIGHUP: read the certificate files again (a renewed certificate needs no restart). New
+// connections get the new ones; a file that fails its checks leaves the running ones in place.
+if (config.tls !== undefined) {
+  const tls = config.tls
+  process.on('SIGHUP', () => {
+    try {
+      (server.server as TlsServer).setSecureContext(secureContext(readTlsFiles(tls)))
+      server.log.info({ certFile: tls.certFile }, 'TLS certificate reloaded')
+    } catch (error) {
+      server.log.error({ err: error }, 'TLS certificate not reloaded; the previous one stays in use')
+    }
+  })
+}
 
 try {
   if (tracing !== undefined) await server.register(tracing.plugin)
@@ -86,7 +112,7 @@ try {
 function printNewcomerGuide () {
   const { issuer, created, dataDir, stateFile, otherInstances } = server.localIssuer!
   const { port } = server.addresses()[0] as { port: number }
-  const api = `http://${config.host}:${port}`
+  const api = `${config.tls === undefined ? 'http' : 'https'}://${config.host}:${port}`
   // With another server on the same data folder, `npm run token` must be told which one.
   const shared = otherInstances().length > 0
   const token = shared ? `npm run -s token -- --port ${port}` : 'npm run -s token'

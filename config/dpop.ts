@@ -41,7 +41,9 @@ export function resolveDpop (env: Env): DpopConfig {
   } else {
     const hosts = new Set(['localhost', '127.0.0.1', env.HOST])
     for (const any of ['0.0.0.0', '::', '[::]']) hosts.delete(any)
-    origin = [...hosts].map(host => `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${env.PORT}`)
+    // HTTPS when the server serves it (TLS_CERT_FILE).
+    const scheme = env.TLS_CERT_FILE === undefined ? 'http' : 'https'
+    origin = [...hosts].map(host => `${scheme}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${env.PORT}`)
     const trusted = parseTrustProxy(env.TRUST_PROXY)
     if (trusted !== false) {
       origin.push('forwarded')

@@ -11,6 +11,7 @@ import { resolvePermissionsClaim } from './permissions.js'
 import { resolveTracingConfig, type TracingConfig } from './tracing.js'
 import { resolveAuditConfig, type AuditConfig } from './audit.js'
 import { resolveAdminAuthContext } from './step-up.js'
+import { resolveClientCertHeader, resolveTls, type ClientCertHeaderConfig, type TlsConfig } from './tls.js'
 
 export { ConfigError } from './error.js'
 export { readEnvironment } from './environment.js'
@@ -22,6 +23,7 @@ export type { MetricsConfig } from './metrics.js'
 export type { RateLimitConfig } from './rate-limit.js'
 export { exportSdkEnvironment, type TracingConfig } from './tracing.js'
 export type { AuditConfig } from './audit.js'
+export { readTlsFiles, type ClientCertHeaderConfig, type TlsConfig, type TlsFiles } from './tls.js'
 
 /** The service's settings, read from the environment once and checked. */
 export interface Config extends IssuerChoice {
@@ -51,13 +53,17 @@ export interface Config extends IssuerChoice {
   audit: AuditConfig | undefined
   /** The admin route's step-up requirement (ADMIN_ACR_VALUES, ADMIN_MAX_AGE); undefined: off. */
   adminAuthContext: AuthContextRequirement | undefined
+  /** HTTPS (TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE); undefined: plain HTTP. */
+  tls: TlsConfig | undefined
+  /** Behind a trusted proxy, the header carrying the client certificate (TLS_CLIENT_CERT_HEADER, TLS_CLIENT_CERT_FORMAT). */
+  clientCertHeader: ClientCertHeaderConfig | undefined
 }
 
 /**
  * Turns checked environment variables into settings; throws ConfigError naming the variable.
  * `raw` is the whole environment, for the numbered ISSUER_<n>_* variables.
  */
-export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> = env): Omit<Config, 'logLevel' | 'trustProxy'> {
+export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> = env): Omit<Config, 'logLevel' | 'trustProxy' | 'clientCertHeader'> {
   const { auth, localIssuer } = resolveIssuer(env, raw)
 
   let origin: URL | undefined
@@ -87,7 +93,8 @@ export function resolveConfig (env: Env, raw: Readonly<Record<string, unknown>> 
     redisUrl: dpop.redisUrl,
     tracing: resolveTracingConfig(env, raw),
     audit: resolveAuditConfig(env),
-    adminAuthContext: resolveAdminAuthContext(env)
+    adminAuthContext: resolveAdminAuthContext(env),
+    tls: resolveTls(env)
   }
 }
 
@@ -109,7 +116,7 @@ export function loadConfig (raw: Readonly<Record<string, string | undefined>>): 
     if (first === undefined) throw error
     throw new ConfigError(`${first.instancePath.slice(1)} ${first.message ?? 'is invalid'}`)
   }
-  return deepFreeze({ logLevel: level, trustProxy, ...resolveConfig(env, raw) })
+  return deepFreeze({ logLevel: level, trustProxy, ...resolveConfig(env, raw), clientCertHeader: resolveClientCertHeader(env, trustProxy) })
 }
 
 function deepFreeze<T> (value: T): T {

@@ -52,6 +52,12 @@ export const EnvSchema = {
     TRACE_SUBJECT: { enum: ['on', 'off'] },
     // off, stdout or a file path (audit.ts).
     AUDIT_LOG: { type: 'string' },
+    // HTTPS and client certificates (RFC 8705), checked in tls.ts.
+    TLS_CERT_FILE: { type: 'string', minLength: 1 },
+    TLS_KEY_FILE: { type: 'string', minLength: 1 },
+    TLS_CLIENT_CA_FILE: { type: 'string', minLength: 1 },
+    TLS_CLIENT_CERT_HEADER: { type: 'string', minLength: 1 },
+    TLS_CLIENT_CERT_FORMAT: { enum: ['escaped-pem', 'xfcc', 'base64-der'] },
     NODE_ENV: { type: 'string' }
   },
   required: ['PORT', 'HOST', 'LOG_LEVEL', 'CLIENT_ORIGIN_URL', 'LOCAL_ISSUER_DATA', 'DPOP', 'DPOP_NONCE']

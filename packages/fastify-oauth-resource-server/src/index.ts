@@ -7,6 +7,7 @@ import { refreshTracer, tracer } from './diagnostics/tracing.js'
 import type { DpopMode } from './dpop/types.js'
 import { readCredential, usesDpopScheme, type Credential } from './http/credentials.js'
 import { createDpopStep } from './http/dpop-check.js'
+import { createMtlsStep } from './http/mtls-check.js'
 import { AuthError, MissingTokenError } from './http/errors.js'
 import { refusal } from './http/refusal.js'
 import { registerResourceMetadata } from './http/resource-metadata.js'
@@ -65,6 +66,8 @@ export { DpopRequiredError, InvalidDpopProofError, ReplayCacheUnavailableError, 
 export { Rejections, type Rejection } from './claims/rejections.js'
 export { ClaimCheckError, type ClaimMember, type ClaimName, type ClaimPredicate, type ClaimValue, type JsonPrimitive } from './http/claim-checks.js'
 export { InsufficientUserAuthenticationError } from './http/step-up-errors.js'
+export type { CertificateHeaderFormat, CertificateHeaderOptions, MtlsMode, MtlsOptions } from './mtls/types.js'
+export { MtlsRefusals } from './http/mtls-check.js'
 
 async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   const options = resolveOptions(opts)
@@ -80,10 +83,11 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
   if (!fastify.hasRequestDecorator('claims')) fastify.decorateRequest('claims', null)
 
   const dpop = createDpopStep(fastify, options.dpop, realm)
+  const mtls = createMtlsStep(fastify, options.mtls, realm)
 
   const annotate = options.resourceMetadataScopes === undefined
     ? (error: AuthError) => error
-    : registerResourceMetadata(fastify, options, options.resourceMetadataScopes, dpop.metadata)
+    : registerResourceMetadata(fastify, options, options.resourceMetadataScopes, dpop.metadata, mtls.metadata)
 
   // The steps as called; wrapped in spans when the app is ready, if an OpenTelemetry SDK is registered by then.
   let verify = verifier.verify
@@ -103,9 +107,12 @@ async function auth (fastify: FastifyInstance, opts: AuthOptions) {
     done(dpop.fit(annotate(error, request), mode, scheme))
   }
 
-  // The token verifies first (its signature is cached), then the DPoP step binds it to its proof.
+  // The token verifies first (its signature is cached), then its certificate binding (RFC 8705)
+  // is checked, and the DPoP step binds it to its proof: each bound token by its own rule.
   function bind (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, credential: Credential, mode: DpopMode, verdict: Verdict) {
     if (!isClaims(verdict)) return settle(request, done, verdict, mode, credential.scheme)
+    const unbound = mtls.check(request, verdict)
+    if (unbound !== null) return settle(request, done, unbound, mode, credential.scheme)
     checkProof(request, reply, credential, verdict, error => settle(request, done, error ?? verdict, mode, credential.scheme))
   }
 

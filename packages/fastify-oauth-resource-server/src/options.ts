@@ -6,6 +6,7 @@ import { resolveDpopOptions, type ResolvedDpopOptions } from './dpop/options.js'
 import { DEFAULT_PERMISSIONS_CLAIM, resolvePermissionsClaim } from './claims/permissions.js'
 import type { ClaimPath } from './claims/claim-path.js'
 import { resolveIssuerNaming, type IssuerNaming } from './token/issuer-naming.js'
+import { resolveMtlsOptions, type ResolvedMtlsOptions } from './mtls/options.js'
 
 /** Introspection settings; durations in ms. */
 export interface ResolvedIntrospection {
@@ -55,6 +56,7 @@ export interface ResolvedOptions {
   tokenCacheSize: number
   dpop: ResolvedDpopOptions
   tracing: { subject: boolean }
+  mtls: ResolvedMtlsOptions
 }
 
 // In seconds.
@@ -200,7 +202,8 @@ export function resolveOptions (options: AuthOptions): ResolvedOptions {
     maxResponseBytes: number('keys.maxResponseBytes', keys.maxResponseBytes, 512 * 1024, 1024),
     tokenCacheSize: Math.floor(number('tokenCacheSize', options.tokenCacheSize, 20_000, 0)),
     dpop: resolveDpopOptions(options.dpop),
-    tracing: resolveTracing(options.tracing, fail)
+    tracing: resolveTracing(options.tracing, fail),
+    mtls: resolveMtlsOptions(options.mtls)
   }
 }
 

@@ -1,6 +1,7 @@
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { DpopOptions } from './dpop/types.js'
 import type { PermissionsClaim } from './claims/permissions.js'
+import type { MtlsOptions } from './mtls/types.js'
 import type { Seconds } from './units.js'
 
 /** JWS algorithms a resource server may accept: asymmetric only, never `none` or HMAC. */
@@ -149,6 +150,12 @@ export interface AuthOptions {
    * names no user.
    */
   tracing?: { subject?: boolean }
+  /**
+   * Certificate-bound tokens (RFC 8705): where client certificates come from (the TLS
+   * connection, or a trusted proxy's header) and whether routes require bound tokens.
+   * A bound token (`cnf.x5t#S256`) is checked with or without this option.
+   */
+  mtls?: MtlsOptions
 }
 
 /**

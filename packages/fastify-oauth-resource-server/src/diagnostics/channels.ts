@@ -77,7 +77,9 @@ export const AUTH_REASONS = [
   'dpop_replay_cache_full',
   'dpop_replay_cache_key_full',
   'dpop_replay_cache_reset',
-  'dpop_replay_cache_unavailable'
+  'dpop_replay_cache_unavailable',
+  'mtls_certificate_mismatch',
+  'mtls_required'
 ] as const
 
 export type AuthReason = typeof AUTH_REASONS[number]

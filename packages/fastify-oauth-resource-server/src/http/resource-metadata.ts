@@ -23,7 +23,7 @@ const SAFE_HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})
  * origin is `request.protocol` and `request.host`: Fastify takes them from
  * X-Forwarded-Proto and -Host only when the socket peer is a proxy `trustProxy` trusts.
  */
-export function registerResourceMetadata (fastify: FastifyInstance, options: ResolvedOptions, scopesSupported: readonly string[], dpop?: DpopMetadata) {
+export function registerResourceMetadata (fastify: FastifyInstance, options: ResolvedOptions, scopesSupported: readonly string[], dpop?: DpopMetadata, mtls = false) {
   const configured = options.resourceMetadataResource
   const resourceOf = (request: FastifyRequest): string | undefined => {
     if (configured !== undefined) return configured
@@ -41,7 +41,9 @@ export function registerResourceMetadata (fastify: FastifyInstance, options: Res
     ...(dpop?.enabled === true && {
       dpop_signing_alg_values_supported: [...dpop.algorithms],
       dpop_bound_access_tokens_required: dpop.required
-    })
+    }),
+    // RFC 9728 §2, from RFC 8705: announced when the plugin is told client certificates reach it.
+    ...(mtls && { tls_client_certificate_bound_access_tokens: true })
   }
   const strings = { type: 'array', items: { type: 'string' } }
   fastify.get(RESOURCE_METADATA_PATH, {
@@ -57,7 +59,8 @@ export function registerResourceMetadata (fastify: FastifyInstance, options: Res
             bearer_methods_supported: strings,
             resource_signing_alg_values_supported: strings,
             dpop_signing_alg_values_supported: strings,
-            dpop_bound_access_tokens_required: { type: 'boolean' }
+            dpop_bound_access_tokens_required: { type: 'boolean' },
+            tls_client_certificate_bound_access_tokens: { type: 'boolean' }
           }
         },
         400: { type: 'object', properties: { message: { type: 'string' } } }

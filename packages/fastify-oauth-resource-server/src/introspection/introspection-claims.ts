@@ -20,14 +20,22 @@ export function judgeIntrospection (response: IntrospectionResponse, policy: Int
   const claims = { ...rest, iss: rest.iss ?? policy.issuer } as Record<string, unknown>
   const rejection = judgeClaims(claims, policy)
   if (rejection !== undefined) return rejection
-  // A bearer token only: one bound to a key (DPoP, mTLS: token_type DPoP or a cnf claim)
-  // presented as a bearer token is refused, not accepted without its proof.
+  // A bearer token only: one bound to a key (DPoP: token_type DPoP or a cnf claim) presented
+  // as a bearer token is refused, not accepted without its proof. A token bound to a client
+  // certificate alone (RFC 8705 §3.2: cnf with x5t#S256) is a Bearer token; authenticate checks its certificate.
   const { token_type: tokenType, cnf, scope, permissions } = claims
   // RFC 7662 §2.2: scope is a space-separated string; permissions (Auth0's form), strings.
   if (scope !== undefined && typeof scope !== 'string') return 'claimType'
   if (permissions !== undefined && !(Array.isArray(permissions) && permissions.every(each => typeof each === 'string'))) return 'claimType'
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) return 'type'
-  if (cnf !== undefined) return 'type'
+  if (cnf !== undefined && !isCertificateBinding(cnf)) return 'type'
   if (!freezeClaims(claims)) return 'nested'
   return claims as AccessTokenClaims
+}
+
+/** `cnf` naming a client certificate's thumbprint and nothing else. */
+function isCertificateBinding (cnf: unknown): boolean {
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return false
+  const keys = Object.keys(cnf)
+  return keys.length === 1 && keys[0] === 'x5t#S256' && typeof (cnf as Record<string, unknown>)['x5t#S256'] === 'string'
 }
