@@ -1,8 +1,14 @@
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { DpopOptions } from './dpop/types.js'
-import type { PermissionsClaim } from './claims/permissions.js'
 import type { MtlsOptions } from './mtls/types.js'
 import type { Seconds } from './units.js'
+
+/**
+ * Where a token's permissions are: one claim path, or several (their permissions add up).
+ * A path is text (`'realm_access.roles'`, `'["https://example.com/roles"]'`) or its keys
+ * (`['resource_access', 'my.client', 'roles']`).
+ */
+export type PermissionsClaim = string | ReadonlyArray<string | readonly string[]>
 
 /** JWS algorithms a resource server may accept: asymmetric only, never `none` or HMAC. */
 export const SUPPORTED_ALGORITHMS = [

@@ -1,13 +1,6 @@
 import type { AccessTokenClaims } from '../types.js'
 import { createClaimReader, toClaimPath, type ClaimPath } from './claim-path.js'
 
-/**
- * Where a token's permissions are: one claim path, or several (their permissions add up).
- * A path is text (`'realm_access.roles'`, `'["https://example.com/roles"]'`) or its keys
- * (`['resource_access', 'my.client', 'roles']`).
- */
-export type PermissionsClaim = string | ReadonlyArray<string | readonly string[]>
-
 /** Auth0's RBAC `permissions` array and the OAuth `scope` string: the default. */
 export const DEFAULT_PERMISSIONS_CLAIM: readonly ClaimPath[] = Object.freeze([Object.freeze(['permissions']), Object.freeze(['scope'])])
 
