@@ -1,7 +1,7 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { createAuthSpans } from './diagnostics/auth-spans.js'
+import { createAuthSpans } from './http/auth-spans.js'
 import { ACCEPTED, channels, refusedMessage } from './diagnostics/channels.js'
 import { refreshTracer, tracer } from './diagnostics/tracing.js'
 import type { DpopMode } from './dpop/types.js'

@@ -5,7 +5,7 @@ import { optionChecks } from './option-checks.js'
 import { resolveDpopOptions, type ResolvedDpopOptions } from './dpop/options.js'
 import { DEFAULT_PERMISSIONS_CLAIM, resolvePermissionsClaim } from './claims/permissions.js'
 import type { ClaimPath } from './claims/claim-path.js'
-import { resolveIssuerNaming, type IssuerNaming } from './token/issuer-naming.js'
+import { resolveIssuerNaming, type IssuerNaming } from './keys/issuer-naming.js'
 import { resolveMtlsOptions, type ResolvedMtlsOptions } from './mtls/options.js'
 
 /** Introspection settings; durations in ms. */

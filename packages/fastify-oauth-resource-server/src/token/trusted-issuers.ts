@@ -4,7 +4,7 @@ import { KeyStore, type KeyRecord } from '../keys/key-store.js'
 import { withoutTrailingSlash } from '../keys/provider-url.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Algorithm, AudienceClaim, IssuerStatus } from '../types.js'
-import { acceptedIssuers, isTemplate, type AcceptedIssuers } from './issuer-naming.js'
+import { acceptedIssuers, isTemplate, type AcceptedIssuers } from '../keys/issuer-naming.js'
 
 /** One configured issuer: its own audience, algorithms, key store and, maybe, introspection. */
 export interface TrustedIssuer {

@@ -1,5 +1,5 @@
-import { TENANT_PLACEHOLDER } from '../keys/discovered-issuer.js'
-import { parseProviderUrl, withoutTrailingSlash } from '../keys/provider-url.js'
+import { TENANT_PLACEHOLDER } from './discovered-issuer.js'
+import { parseProviderUrl, withoutTrailingSlash } from './provider-url.js'
 import type { Fail } from '../option-checks.js'
 import type { Rejection } from '../claims/rejections.js'
 import type { IssuerOptions } from '../types.js'

@@ -1,12 +1,12 @@
 import { context, createContextKey, trace, type Tracer } from '@opentelemetry/api'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
-import type { Credential } from '../http/credentials.js'
-import type { AuthError } from '../http/errors.js'
+import type { Credential } from './credentials.js'
+import type { AuthError } from './errors.js'
 import { IntrospectionUnavailable } from '../introspection/introspector.js'
 import { KeysUnavailable } from '../keys/key-store.js'
 import { isClaims, type CacheLookup, type Verdict } from '../token/verifier.js'
 import type { AccessTokenClaims } from '../types.js'
-import { endDecision, SpanAttributes, SpanNames } from './tracing.js'
+import { endDecision, SpanAttributes, SpanNames } from '../diagnostics/tracing.js'
 
 export type Verify = (request: FastifyRequest, token: string, settle: (verdict: Verdict, cache?: CacheLookup) => void) => void
 export type CheckProof = (request: FastifyRequest, reply: FastifyReply, credential: Credential, claims: AccessTokenClaims, settle: (error: AuthError | null) => void) => void
