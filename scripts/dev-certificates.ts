@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
+import { LocalClients } from '../local-issuer/issuer-info.js'
 
 /** The files `npm run dev-certs` makes, by role (absolute paths). */
 export interface DevCertificates {
@@ -39,7 +40,8 @@ const DAYS = '90'
  * certificate, made with openssl (EC P-256) in `dir`. Refuses a folder that already holds
  * a CA key: new files would silently invalidate certificates made from the old CA.
  */
-export async function createDevCertificates (dir: string, { openssl = 'openssl', clientName = 'dev-client' } = {}): Promise<DevCertificates> {
+/** The client certificate's subject is CN=local-mtls: the local issuer's client for certificate-bound tokens. */
+export async function createDevCertificates (dir: string, { openssl = 'openssl', clientName = LocalClients.mtls as string } = {}): Promise<DevCertificates> {
   const abs = resolve(dir)
   const files = Object.fromEntries(Object.entries(FILES).map(([role, name]) => [role, join(abs, name)])) as Omit<DevCertificates, 'dir'>
   if (existsSync(files.caKey)) throw new DevCertificatesError(`${files.caKey} exists: remove ${abs} to make new certificates`)
