@@ -42,8 +42,11 @@ function startServer (t: Test, env: Record<string, string>) {
 function requestToken (url: string, ca: string, client: Issued | undefined): Promise<Answer> {
   const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'local-mtls' }).toString()
   return new Promise((resolve, reject) => {
+    const tls = { ca, cert: client?.cert, key: client?.key, servername: 'localhost' }
     const req = request(`${url}/oauth/token`, {
-      method: 'POST', ca, cert: client?.cert, key: client?.key, agent: false, servername: 'localhost',
+      ...tls,
+      method: 'POST',
+      agent: false,
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) }
     }, res => {
       let text = ''
