@@ -86,6 +86,7 @@ export function devCertificatesGuide (certs: DevCertificates): string[] {
     `  TLS_CERT_FILE=${certs.serverCert}`,
     `  TLS_KEY_FILE=${certs.serverKey}`,
     `  TLS_CLIENT_CA_FILE=${certs.caCert}`,
+    'With the local issuer, npm start then prints a token endpoint for client local-mtls (this client certificate): docs/mtls.md.',
     'A client with its certificate:',
     `  curl --cacert ${certs.caCert} --cert ${certs.clientCert} --key ${certs.clientKey} https://localhost:6060/api/messages/public`
   ]

@@ -21,6 +21,7 @@ t.test('npm run dev-certs: a CA, a server certificate for localhost and 127.0.0.
   const client = cert(join(dir, 'client.pem'))
   t.ok(ca.ca, 'the CA certificate is a CA')
   t.notOk(client.ca, 'the client certificate is not a CA')
+  t.equal(client.subject, 'CN=local-mtls', 'the subject of the local issuer\'s local-mtls client')
   t.ok(client.verify(createPublicKey(ca.publicKey.export({ type: 'spki', format: 'pem' }))), 'the CA signed the client certificate')
   t.ok(client.checkIssued(ca), 'the client certificate names the CA as issuer')
   t.ok(server.verify(ca.publicKey) && server.checkIssued(ca), 'the CA signed the server certificate')
