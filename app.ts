@@ -9,6 +9,7 @@ import { connectRedis } from './redis/connection.js'
 import { createSharedNonceSecret } from './redis/nonce-secret.js'
 import docs, { type DocsOptions } from './plugins/docs.js'
 import localIssuer from './plugins/local-issuer.js'
+import type { IssuerTls } from './local-issuer/mtls.js'
 import type { RateLimitOptions } from './plugins/rate-limit.js'
 import { RateLimitHeaders } from './rate-limit/headers.js'
 import securityHeaders, { SampleHeaders } from './plugins/security-headers.js'
@@ -54,7 +55,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   if (localIssuerConfig === undefined) {
     trusted = authConfig!
   } else {
-    await fastify.register(localIssuer, { ...localIssuerConfig, clientOrigin, redirectUris: docsRedirectUris(fastify.config.port) })
+    await fastify.register(localIssuer, { ...localIssuerConfig, clientOrigin, redirectUris: docsRedirectUris(fastify.config.port), tls: issuerTls(opts.config) })
     // Trusted like any issuer: discovery and JWKS over HTTP, no shortcut.
     const { issuer, audience, introspection } = fastify.localIssuer!
     // Opaque tokens (npm run token -- --opaque) are introspected at the local issuer.
@@ -125,6 +126,12 @@ async function dpopOptions (fastify: FastifyInstance, { mode, nonce, origin, tru
  * asks clients for one (only those the handshake verified count), and, for requests from a
  * proxy of TRUST_PROXY, TLS_CLIENT_CERT_HEADER. Certificate-bound tokens are checked either way.
  */
+/** With client certificates (TLS_CLIENT_CA_FILE), the local issuer issues tokens bound to them, on the service's own certificate. */
+function issuerTls ({ tls }: Config): IssuerTls | undefined {
+  const clientCa = tls?.files.clientCa
+  return tls === undefined || clientCa === undefined ? undefined : { cert: tls.files.cert, key: tls.files.key, clientCa }
+}
+
 function mtlsOptions ({ tls, clientCertHeader, trustProxy }: Config): MtlsOptions | undefined {
   if (clientCertHeader !== undefined && trustProxy !== false) return { certificateHeader: { ...clientCertHeader, trustProxy } }
   return tls?.clientCaFile === undefined ? undefined : {}

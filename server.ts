@@ -137,6 +137,9 @@ function printNewcomerGuide () {
     `  curl -H "Authorization: Bearer $(${token})" ${api}/api/messages/protected`,
     `  curl -H "Authorization: Bearer $(${tokenWith('--scope read:admin-messages')})" ${api}/api/messages/admin`,
     `DPoP (a token bound to a key of yours): ${tokenWith('--dpop')} prints the two headers for one call of /api/messages/protected`,
+    ...(server.localIssuer!.mtlsUrl === undefined
+      ? []
+      : [`Certificate-bound tokens (RFC 8705): client local-mtls with a CN=local-mtls certificate of TLS_CLIENT_CA_FILE's CA at ${server.localIssuer!.mtlsUrl}/oauth/token (docs/mtls.md)`]),
     ''
   ]
   console.log(lines.join('\n'))

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
@@ -8,6 +8,7 @@ import { createInteractionHandler } from './interactions.js'
 import { LiveState } from './live-state.js'
 import { liveInstances, recordInstance, removeInstance, updateInstance, type IssuerInstance } from './instances.js'
 import { LocalClients } from './issuer-info.js'
+import { listenMtls, type IssuerTls } from './mtls.js'
 import { createProvider } from './provider.js'
 import { loadState, STATE_FILE, StateFileError, type FirstStartSecrets } from './state.js'
 
@@ -22,6 +23,8 @@ export interface LocalIssuerOptions {
   redirectUris: string[]
   dataDir: string
   log: FastifyBaseLogger
+  /** With the service's client CA: an HTTPS listener issuing certificate-bound tokens (RFC 8705). */
+  tls?: IssuerTls
 }
 
 export interface LocalIssuer {
@@ -36,13 +39,15 @@ export interface LocalIssuer {
   servesApi: (api: string) => void
   /** The API's client for RFC 7662 introspection of opaque tokens; its secret lives in memory only. */
   introspection: { clientId: string, clientSecret: string }
+  /** The HTTPS origin (client certificates of the service's client CA) whose /oauth/token issues certificate-bound tokens; undefined without tls. */
+  mtlsUrl: string | undefined
   /** The other running servers whose local issuer uses the same data folder. */
   otherInstances: () => IssuerInstance[]
   close: () => Promise<void>
 }
 
 /** oidc-provider on its own loopback port, with the login and consent pages beside it. */
-export async function startLocalIssuer ({ host, port, audience, clientOrigin, redirectUris, dataDir, log }: LocalIssuerOptions): Promise<LocalIssuer> {
+export async function startLocalIssuer ({ host, port, audience, clientOrigin, redirectUris, dataDir, log, tls }: LocalIssuerOptions): Promise<LocalIssuer> {
   const { state, created } = await loadState(dataDir)
   const server = createServer()
   // The API in this process fetches keys and introspects here over kept-alive sockets, and its
@@ -61,21 +66,23 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
   const live = new LiveState(dataDir, state, error => log.error(`local issuer: ${error.message}`))
   // The API runs in this process: its introspection secret never needs to leave memory.
   const introspectionClient = { clientId: LocalClients.api, clientSecret: randomBytes(32).toString('base64url') }
-  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, clients, state, live, introspectionClient })
+  const provider = createProvider({ issuer, audience, clientOrigin, redirectUris, clients, state, live, introspectionClient, mtls: tls !== undefined })
   provider.on('server_error', (ctx, error) => {
     // A broken state file is logged once, by LiveState, not on every request it fails.
     if (!(error instanceof StateFileError)) log.error({ err: error }, 'local issuer: server error')
   })
   const handleProvider = provider.callback()
   const handleInteraction = createInteractionHandler(provider, live, log)
-  server.on('request', (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     // No page of the issuer may be framed (clickjacking of login, consent, logout);
     // the interaction pages set a fuller policy of their own.
     res.setHeader('content-security-policy', "frame-ancestors 'none'")
     res.setHeader('x-frame-options', 'DENY')
     if (req.url?.startsWith('/interaction/')) handleInteraction(req, res)
     else handleProvider(req, res)
-  })
+  }
+  server.on('request', handle)
+  const mtls = tls === undefined ? undefined : await listenMtls(tls, host, handle)
 
   recordInstance(dataDir, { issuer, audience, machineClientId: LocalClients.machine, pid: process.pid, startedAt: Date.now() })
 
@@ -86,14 +93,16 @@ export async function startLocalIssuer ({ host, port, audience, clientOrigin, re
     stateFile: join(dataDir, STATE_FILE),
     created,
     introspection: introspectionClient,
+    mtlsUrl: mtls?.url,
     servesApi: api => updateInstance(dataDir, issuer, { api }),
     otherInstances: () => liveInstances(dataDir).filter(instance => instance.issuer !== issuer),
     close: async () => {
       removeInstance(dataDir, issuer)
-      await new Promise<void>(resolve => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
+      await Promise.all([server, mtls?.server].map(async listener => await new Promise<void>(resolve => {
+        if (listener === undefined) return resolve()
+        listener.closeAllConnections()
+        listener.close(() => resolve())
+      })))
       await clients.flush()
     }
   }

@@ -2,7 +2,9 @@ export const LocalClients = {
   machine: 'local-machine',
   browser: 'local-spa',
   /** The API itself, introspecting opaque tokens. */
-  api: 'local-api'
+  api: 'local-api',
+  /** A machine client authenticating with its TLS certificate (RFC 8705), when the service has TLS_CLIENT_CA_FILE. */
+  mtls: 'local-mtls'
 } as const
 
 /** Where the local issuer keeps its state unless LOCAL_ISSUER_DATA says otherwise. */

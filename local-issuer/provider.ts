@@ -3,6 +3,7 @@ import { checkHashedClientSecrets } from './added-clients.js'
 import { createAdapterClass } from './adapter.js'
 import type { ClientStore } from './client-store.js'
 import { LocalAcr, LocalClients } from './issuer-info.js'
+import { MTLS_CLIENT_AUTH_METHODS, mtlsClient, mtlsFeature } from './mtls.js'
 import type { LiveState } from './live-state.js'
 import { createRegisteredClientPolicy } from './registration.js'
 import { ADMIN_PERMISSIONS, type LocalState } from './state.js'
@@ -22,6 +23,8 @@ export interface ProviderOptions {
   live: LiveState
   /** The API's own client, which alone may introspect tokens (RFC 7662). */
   introspectionClient: { clientId: string, clientSecret: string }
+  /** Certificate-bound tokens for the local-mtls client (RFC 8705): on when the service has client certificates. */
+  mtls?: boolean
 }
 
 const API_SCOPES = ADMIN_PERMISSIONS.join(' ')
@@ -32,7 +35,7 @@ const HOUR = 3600
  * paths, JWT access tokens (RFC 9068) for the API's audience with `scope` and an
  * Auth0 RBAC `permissions` claim, `audience=` accepted like RFC 8707 `resource=`.
  */
-export function createProvider ({ issuer, audience, clientOrigin, redirectUris, clients, state, live, introspectionClient }: ProviderOptions): Provider {
+export function createProvider ({ issuer, audience, clientOrigin, redirectUris, clients, state, live, introspectionClient, mtls = false }: ProviderOptions): Provider {
   const configuration: Configuration = {
     adapter: createAdapterClass(clients, live),
     clients: [
@@ -64,8 +67,10 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
         response_types: [],
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic'
-      }
+      },
+      ...(mtls ? [mtlsClient(API_SCOPES)] : [])
     ],
+    ...(mtls && { clientAuthMethods: MTLS_CLIENT_AUTH_METHODS }),
     jwks: { keys: [state.signingKey] },
     cookies: { keys: state.cookieKeys },
     scopes: ['openid', 'offline_access', 'profile', ...ADMIN_PERMISSIONS],
@@ -82,6 +87,7 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
       dPoP: { enabled: true },
       registration: { enabled: true },
       revocation: { enabled: true },
+      ...(mtls && { mTLS: mtlsFeature() }),
       // Opaque tokens (token_format=opaque) are checked by the API through introspection,
       // as its own client: no other client learns what a token grants.
       introspection: {
@@ -112,7 +118,7 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
     async extraTokenClaims (ctx, token) {
       if (token.kind === 'ClientCredentials') {
         // The scope is already cut down to the client's own permissions (apiScopes).
-        if (token.clientId !== LocalClients.machine && live.machineClient(token.clientId ?? '') === undefined) return { permissions: [] }
+        if (!isLocalMachine(token.clientId) && live.machineClient(token.clientId ?? '') === undefined) return { permissions: [] }
         return { permissions: token.scope?.split(' ').filter(Boolean) ?? [] }
       }
       if (token.kind === 'AccessToken') {
@@ -168,7 +174,7 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
    */
   function apiScopes (ctx: KoaContextWithOIDC, clientId: string): string {
     if (isClientCredentials(ctx)) {
-      if (clientId === LocalClients.machine) return API_SCOPES
+      if (isLocalMachine(clientId)) return API_SCOPES
       const machine = live.machineClient(clientId)
       if (machine === undefined) {
         throw new errors.UnauthorizedClient('only local-machine and machine clients added with npm run issuer may use client_credentials for this API')
@@ -184,6 +190,11 @@ export function createProvider ({ issuer, audience, clientOrigin, redirectUris, 
   provider.proxy = false
   checkHashedClientSecrets(provider)
   return provider
+}
+
+/** The built-in machine clients, which hold every API permission. */
+function isLocalMachine (clientId: string | undefined): boolean {
+  return clientId === LocalClients.machine || clientId === LocalClients.mtls
 }
 
 function requestedAudience (ctx: KoaContextWithOIDC): string | undefined {

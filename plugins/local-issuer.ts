@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { LocalIssuer } from '../local-issuer/index.js'
+import type { IssuerTls } from '../local-issuer/mtls.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,6 +17,8 @@ export interface LocalIssuerPluginOptions {
   clientOrigin: string
   /** More redirect URIs for the local browser client (the docs page's). */
   redirectUris: string[]
+  /** The service's HTTPS files with its client CA: the issuer then issues certificate-bound tokens too. */
+  tls?: IssuerTls
 }
 
 /**
