@@ -1,41 +1,17 @@
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:https'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createCertificateAuthority, type Issued } from './fixtures/certificates.js'
 import { requires } from './fixtures/requires.js'
-import { compiled, plainNode } from './helper.js'
+import { startServerProcess } from './fixtures/server-process.js'
 import { tlsGet, type Answer } from './mtls/tls-client.js'
 
 // The compiled server.ts in a child process, as `npm start` runs it: HTTPS with client
 // certificates and the local issuer, nothing else configured.
-const SERVER = compiled('server')
-
 function startServer (t: Test, env: Record<string, string>) {
-  const cwd = mkdtempSync(join(tmpdir(), 'local-issuer-mtls-'))
-  const child = spawn(...plainNode([SERVER]), {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: join(cwd, 'issuer'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  t.teardown(() => {
-    child.kill('SIGKILL')
-    rmSync(cwd, { recursive: true, force: true })
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', chunk => { stdout += chunk })
-  child.stderr.on('data', chunk => { stderr += chunk })
-  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
-  // No deadline: tap's timeout is the bound. The newcomer guide is printed last.
-  const started = new Promise<string>((resolve, reject) => {
-    const check = () => { if (stdout.includes('Try it:')) resolve(stdout) }
-    child.stdout.on('data', check)
-    exited.then(code => reject(new Error(`exited ${code} before starting: ${stderr}${stdout.slice(-2000)}`)))
-  })
-  return { started }
+  const server = startServerProcess(t, cwd => ({ PORT: '0', HOST: '127.0.0.1', LOCAL_ISSUER_PORT: '0', LOCAL_ISSUER_DATA: join(cwd, 'issuer'), ...env }))
+  // The newcomer guide is printed last.
+  return { started: server.printed(/Try it:/).then(() => server.output()) }
 }
 
 /** A client_credentials token request for local-mtls over real TLS, with the client certificate `client` if given. */

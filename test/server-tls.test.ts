@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,37 +5,17 @@ import { connect } from 'node:tls'
 import t, { type Test } from 'tap'
 import { createCertificateAuthority, type Issued } from './fixtures/certificates.js'
 import { requires } from './fixtures/requires.js'
-import { compiled, envFor, idpFor, plainNode } from './helper.js'
+import { envFor, idpFor } from './helper.js'
+import { startServerProcess } from './fixtures/server-process.js'
 import { tlsGet } from './mtls/tls-client.js'
 
-// The compiled server.ts in a child process, as `npm start` runs it, serving HTTPS.
-const SERVER = compiled('server')
 const needs = requires('openssl')
 
+/** The compiled server.ts serving HTTPS, and the port it listens on. */
 function startServer (t: Test, env: Record<string, string>) {
-  const cwd = mkdtempSync(join(tmpdir(), 'server-tls-test-'))
-  const child = spawn(...plainNode([SERVER]), { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => {
-    child.kill('SIGKILL')
-    rmSync(cwd, { recursive: true, force: true })
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', chunk => { stdout += chunk })
-  child.stderr.on('data', chunk => { stderr += chunk })
-  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
-  /** The first match of the pattern in the output after `from` (no deadline: tap's timeout is the bound). */
-  const printed = (pattern: RegExp, from = 0) => new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const match = pattern.exec(stdout.slice(from))
-      if (match) resolve(match[1] ?? match[0])
-    }
-    check()
-    child.stdout.on('data', check)
-    exited.then(code => reject(new Error(`exited ${code} before printing ${pattern}: ${stderr}${stdout.slice(-2000)}`)))
-  })
-  const port = printed(/Server listening at https:\/\/127\.0\.0\.1:(\d+)/).then(Number)
-  return { child, port, printed, output: () => stdout }
+  const server = startServerProcess(t, () => env)
+  const port = server.printed(/Server listening at https:\/\/127\.0\.0\.1:(\d+)/).then(Number)
+  return { ...server, port }
 }
 
 /** The thumbprint of the certificate the server presents to a new connection. */
