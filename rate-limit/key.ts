@@ -11,6 +11,8 @@ const ADDRESS = 'a:'
 // One IPv6 client usually holds a whole /64: counted as one address, it cannot spread its requests over 2^64 budgets.
 const IPV6_SUBNET = 64
 
+const subjectKeys = new WeakMap<object, string>()
+
 /** SHA-256 of the parts, 128 bits of it: a key part of fixed length, whatever the input's. */
 function digest (...parts: string[]): string {
   const hash = createHash('sha256')
@@ -32,9 +34,14 @@ function digest (...parts: string[]): string {
 export function rateLimitKey (request: FastifyRequest): string {
   const claims = request.claims
   if (claims !== null) {
+    // A cached token's claims are the same frozen object on every request: hashed once.
+    const known = subjectKeys.get(claims)
+    if (known !== undefined) return known
     const subject = claims.sub ?? claims.client_id ?? claims.azp
     if (typeof subject === 'string') {
-      return SUBJECT + digest(claims.iss, subject)
+      const key = SUBJECT + digest(claims.iss, subject)
+      subjectKeys.set(claims, key)
+      return key
     }
   }
   const ip = request.ip
