@@ -1,15 +1,14 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { compiled, idpFor, plainNode } from './helper.js'
+import { compiled, idpFor } from './helper.js'
+import { startServerProcess } from './fixtures/server-process.js'
 
 t.jobs = 2
 
-const SERVER = compiled('server')
 const MODULE_LOG_HOOK = compiled('test/fixtures/module-log')
 
 interface OtlpValue { stringValue?: string, intValue?: string | number, boolValue?: boolean, doubleValue?: number }
@@ -67,27 +66,10 @@ async function startReceiver (t: Test) {
 }
 
 function startServer (t: Test, env: Record<string, string>, nodeArgs: string[] = []) {
-  const child = spawn(...plainNode([...nodeArgs, SERVER]), {
-    cwd: mkdtempSync(join(tmpdir(), 'tracing-test-')),
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  t.teardown(() => { child.kill('SIGKILL') })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', chunk => { stdout += chunk })
-  child.stderr.on('data', chunk => { stderr += chunk })
-  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
-  const listening = new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
-      if (match) resolve(match[1] as string)
-    }
-    child.stdout.on('data', check)
-    exited.then(code => reject(new Error(`exited ${code} before listening: ${stderr}${stdout.slice(-2000)}`)))
-  })
+  const server = startServerProcess(t, () => ({ PORT: '0', HOST: '127.0.0.1', ...env }), nodeArgs)
+  const listening = server.printed(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
   listening.catch(() => {})
-  return { child, exited, listening, output: () => ({ stdout, stderr }) }
+  return { child: server.child, exited: server.exited, listening, output: () => ({ stdout: server.output(), stderr: server.errors() }) }
 }
 
 t.test('with OTEL_EXPORTER_OTLP_ENDPOINT set, the service exports each request span with the auth spans under it, flushed on SIGTERM', async t => {
